@@ -1,0 +1,5 @@
+import sys
+
+from emolab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,196 @@
+"""Audio loading: the only place that decodes files.
+
+Accepts a path or a binary file object (a Streamlit upload), decodes wav, flac, ogg and
+mp3 with libsndfile, mixes to mono float32 and resamples to the rate asked for.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import numpy as np
+import soundfile as sf
+
+from emolab.config import ANALYSIS_SR, AudioLimits
+from emolab.exceptions import (
+    AudioTooLongError,
+    CorruptAudioError,
+    EmptyAudioError,
+    ParameterError,
+)
+
+Source = Union[str, os.PathLike, BinaryIO, bytes]
+
+#: File endings EmoLab accepts for audio.
+AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac", ".ogg")
+
+
+@dataclass(frozen=True)
+class Audio:
+    """A decoded recording.
+
+    Attributes
+    ----------
+    y : np.ndarray, shape (n_samples,), float32
+        Mono signal in [-1, 1] at rate ``sr``.
+    sr : int
+        Sample rate of ``y``.
+    duration : float
+        Length in seconds.
+    original_sr : int
+        Sample rate stored in the file.
+    channels : int
+        Channels in the file before mixing to mono.
+    silent : bool
+        True when the recording is empty or quieter than the silence threshold
+        throughout; such audio is allowed, but its emotion predictions mean little.
+    """
+
+    y: np.ndarray
+    sr: int
+    duration: float
+    original_sr: int
+    channels: int
+    silent: bool
+
+
+def read_bytes(source: Source, *, max_bytes: int | None = None) -> bytes:
+    """Read a path, a file object or bytes into memory, refusing files that are too big."""
+    limit = max_bytes or AudioLimits().max_bytes
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise ParameterError(f"No audio file at '{path}'.")
+        if path.stat().st_size > limit:
+            raise AudioTooLongError(f"'{path.name}' is larger than {limit // 2**20} MB.")
+        data = path.read_bytes()
+    else:
+        if hasattr(source, "seek"):
+            source.seek(0)
+        data = source.read(limit + 1)
+    if len(data) > limit:
+        raise AudioTooLongError(f"The file is larger than {limit // 2**20} MB.")
+    if not data:
+        raise EmptyAudioError("The file is empty (0 bytes).")
+    return data
+
+
+def content_hash(data: bytes) -> str:
+    """SHA-256 of a file's bytes: how the index recognises a file it has seen."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode(
+    data: bytes,
+    *,
+    sr: int | None = ANALYSIS_SR,
+    limits: AudioLimits | None = None,
+) -> Audio:
+    """Decode audio bytes to mono float32.
+
+    Parameters
+    ----------
+    data : bytes
+        The whole file.
+    sr : int or None
+        Target rate; ``None`` keeps the file's own rate.
+    limits : AudioLimits, optional
+        Longest duration accepted and the silence threshold.
+
+    Returns
+    -------
+    Audio
+    """
+    limits = limits or AudioLimits()
+    if not data:
+        raise EmptyAudioError("The file is empty (0 bytes).")
+    try:
+        with sf.SoundFile(io.BytesIO(data)) as f:
+            original_sr, channels, frames = f.samplerate, f.channels, f.frames
+            if original_sr <= 0:
+                raise CorruptAudioError("The file reports an impossible sample rate.")
+            if frames > 0 and frames / original_sr > limits.max_duration:
+                raise AudioTooLongError(_too_long(frames / original_sr, limits.max_duration))
+            max_frames = int((limits.max_duration + 1) * original_sr)
+            y = f.read(frames=max_frames, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise CorruptAudioError(
+            "This file could not be read as audio: it may be damaged, truncated, "
+            "or not a wav/mp3/flac/ogg file."
+        ) from exc
+    if y.shape[0] / original_sr > limits.max_duration:
+        raise AudioTooLongError(_too_long(y.shape[0] / original_sr, limits.max_duration))
+    mono = _to_mono(y)
+    if sr is not None and sr != original_sr and mono.size:
+        mono = _resample(mono, original_sr, sr)
+    out_sr = sr or original_sr
+    return Audio(
+        y=mono,
+        sr=out_sr,
+        duration=mono.size / out_sr,
+        original_sr=original_sr,
+        channels=channels,
+        silent=is_silent(mono, threshold_db=limits.silence_db),
+    )
+
+
+def load(
+    source: Source,
+    *,
+    sr: int | None = ANALYSIS_SR,
+    limits: AudioLimits | None = None,
+) -> Audio:
+    """Load an audio file from a path, a file object or bytes.
+
+    Parameters
+    ----------
+    source : path, file object or bytes
+        A wav, mp3, flac or ogg file.
+    sr : int or None
+        Target sample rate; ``None`` keeps the file's own rate.
+    limits : AudioLimits, optional
+
+    Returns
+    -------
+    Audio
+        ``y`` has shape (n_samples,), dtype float32.
+
+    Raises
+    ------
+    EmptyAudioError, CorruptAudioError, AudioTooLongError, ParameterError
+    """
+    limits = limits or AudioLimits()
+    return decode(read_bytes(source, max_bytes=limits.max_bytes), sr=sr, limits=limits)
+
+
+def is_silent(y: np.ndarray, *, threshold_db: float = -60.0) -> bool:
+    """True if ``y`` (shape (n,)) is empty or its peak is below ``threshold_db`` dBFS."""
+    if y.size == 0:
+        return True
+    peak = float(np.max(np.abs(y)))
+    return peak <= 10 ** (threshold_db / 20)
+
+
+def _to_mono(y: np.ndarray) -> np.ndarray:
+    mono = y.mean(axis=1) if y.shape[1] > 1 else y[:, 0]
+    mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0)
+    return np.clip(mono, -1.0, 1.0).astype(np.float32, copy=False)
+
+
+def _resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    import soxr
+
+    return soxr.resample(y, orig_sr, target_sr, quality="HQ").astype(np.float32, copy=False)
+
+
+def _too_long(seconds: float, limit: float) -> str:
+    return (
+        f"The recording lasts {seconds / 60:.1f} minutes; EmoLab analyses at most "
+        f"{limit / 60:.0f} minutes. Cut it into shorter pieces, or raise the limit."
+    )

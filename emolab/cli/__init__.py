@@ -1,0 +1,52 @@
+"""``python -m emolab`` / ``emolab``: a thin door onto the library, like the pages.
+
+Each command group lives in its own module exposing
+``register(commands, experiments)``; a command
+is a function ``(args) -> int``. Errors that EmoLab raises on purpose end as one line on
+stderr and exit code 1 (2 for wrong arguments).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from emolab.exceptions import EmolabError
+
+COMMAND_MODULES = (
+    "emolab.cli.core",       # ingest, analyze, stats, query, export, import-annotations
+    "emolab.cli.data",       # import-dataset
+    "emolab.cli.static",     # experiment table1, train-static, predict-features
+    "emolab.cli.dynamic",    # get-pretraining-audio, pretrain-vae, experiment dynamic, train-dynamic
+    "emolab.cli.search",     # search-point, search-profile
+    "emolab.cli.app",        # demo, project
+)
+
+
+def db_argument(parser: argparse.ArgumentParser) -> None:
+    """Add the ``--db PATH`` option every command takes."""
+    parser.add_argument("--db", default=None,
+                        help="song index file (default: $EMOLAB_DB or data/emolab.duckdb)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="emolab", description="EmoLab: perceived emotion in music.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    experiment = sub.add_parser("experiment", help="run a cross-validated experiment")
+    experiments = experiment.add_subparsers(dest="experiment", required=True, metavar="NAME")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub, experiments)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except EmolabError as exc:
+        print(f"emolab: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("emolab: interrupted", file=sys.stderr)
+        return 130

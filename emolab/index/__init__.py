@@ -1,0 +1,16 @@
+"""The song index: a DuckDB file. This package holds every SQL statement of EmoLab.
+
+Submodules take a DuckDB cursor (``index.con``) so several calls can share one
+transaction::
+
+    idx = open_index("songs.duckdb")
+    with idx.transaction() as con:
+        song_id = songs.add_song(con, title="Prelude", origin="ingested")
+        vectors.put_features(con, song_id, "librosa", x)
+"""
+from emolab.index import annotations, emotion, query_guard, songs, vectors
+from emolab.index.connection import Index, open_index
+from emolab.index.schema import SCHEMA_VERSION
+
+__all__ = ["Index", "open_index", "SCHEMA_VERSION", "annotations", "emotion",
+           "query_guard", "songs", "vectors"]

@@ -1,0 +1,105 @@
+"""Songs: adding, finding and listing them."""
+from __future__ import annotations
+
+import pandas as pd
+
+SONG_COLUMNS = (
+    "title", "artist", "source_path", "content_hash", "duration", "sample_rate",
+    "origin", "dataset", "dataset_id", "has_audio", "genre",
+)
+ORIGINS = ("uploaded", "ingested", "dataset", "demo")
+
+
+def add_song(con, **fields) -> int:
+    """Insert a song and return its ``song_id``. ``con`` is a cursor inside a transaction."""
+    unknown = set(fields) - set(SONG_COLUMNS)
+    if unknown:
+        raise TypeError(f"unknown song fields: {sorted(unknown)}")
+    names = list(fields)
+    placeholders = ", ".join("?" for _ in names)
+    row = con.execute(
+        f"INSERT INTO songs ({', '.join(names)}) VALUES ({placeholders}) RETURNING song_id",
+        [fields[n] for n in names],
+    ).fetchone()
+    return int(row[0])
+
+
+def update_song(con, song_id: int, **fields) -> None:
+    """Set some columns of one song."""
+    unknown = set(fields) - set(SONG_COLUMNS)
+    if unknown:
+        raise TypeError(f"unknown song fields: {sorted(unknown)}")
+    if not fields:
+        return
+    assignments = ", ".join(f"{n} = ?" for n in fields)
+    con.execute(f"UPDATE songs SET {assignments} WHERE song_id = ?", [*fields.values(), song_id])
+
+
+def song_id_by_hash(con, content_hash: str) -> int | None:
+    row = con.execute("SELECT song_id FROM songs WHERE content_hash = ?", [content_hash]).fetchone()
+    return None if row is None else int(row[0])
+
+
+def song_id_by_dataset(con, dataset: str, dataset_id) -> int | None:
+    row = con.execute(
+        "SELECT song_id FROM songs WHERE dataset = ? AND dataset_id = ?", [dataset, str(dataset_id)]
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def dataset_song_ids(con, dataset: str) -> dict[str, int]:
+    """``{dataset_id: song_id}`` for every song of one dataset."""
+    rows = con.execute("SELECT dataset_id, song_id FROM songs WHERE dataset = ?", [dataset]).fetchall()
+    return {str(d): int(s) for d, s in rows}
+
+
+def get_song(con, song_id: int) -> dict | None:
+    df = con.execute("SELECT * FROM songs WHERE song_id = ?", [song_id]).df()
+    return None if df.empty else df.iloc[0].to_dict()
+
+
+def song_table(con) -> pd.DataFrame:
+    """One row per song with its human and predicted static emotion on [-1, 1].
+
+    Human values average the song's static annotations; predicted values are the newest
+    static prediction.
+    """
+    return con.execute(
+        """
+        WITH human AS (
+            SELECT song_id, avg(valence) AS human_valence, avg(arousal) AS human_arousal,
+                   count(*) AS n_annotations, list(DISTINCT annotator) AS annotators
+            FROM annotations WHERE kind = 'static' GROUP BY song_id
+        ), pred AS (
+            SELECT song_id, arg_max(valence, created_at) AS pred_valence,
+                   arg_max(arousal, created_at) AS pred_arousal,
+                   arg_max(valence_std, created_at) AS pred_valence_std,
+                   arg_max(arousal_std, created_at) AS pred_arousal_std
+            FROM static_predictions GROUP BY song_id
+        )
+        SELECT s.song_id, s.title, s.artist, s.origin, s.dataset, s.dataset_id, s.duration,
+               s.has_audio, s.genre, s.source_path,
+               h.human_valence, h.human_arousal, coalesce(h.n_annotations, 0) AS n_annotations,
+               h.annotators, p.pred_valence, p.pred_arousal, p.pred_valence_std, p.pred_arousal_std
+        FROM songs s LEFT JOIN human h USING (song_id) LEFT JOIN pred p USING (song_id)
+        ORDER BY s.song_id
+        """
+    ).df()
+
+
+def stats(con) -> dict:
+    """Counts shown on the Library page and by ``emolab stats --json``."""
+    row = con.execute(
+        """
+        SELECT
+          (SELECT count(*) FROM songs),
+          (SELECT count(*) FROM songs WHERE has_audio),
+          (SELECT count(DISTINCT song_id) FROM annotations WHERE kind = 'static'),
+          (SELECT count(DISTINCT song_id) FROM curves WHERE source = 'human'),
+          (SELECT count(DISTINCT song_id) FROM static_predictions),
+          (SELECT count(*) FROM annotations)
+        """
+    ).fetchone()
+    keys = ("songs", "with_audio", "with_human_static", "with_human_curves",
+            "with_predictions", "annotations")
+    return {k: int(v) for k, v in zip(keys, row)}

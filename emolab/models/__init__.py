@@ -1,0 +1,1 @@
+"""Emotion models: triplet embedding + SVR (static), VAE/AE + LSTM (dynamic)."""
