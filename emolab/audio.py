@@ -128,7 +128,7 @@ def decode(
         raise AudioTooLongError(_too_long(y.shape[0] / original_sr, limits.max_duration))
     mono = _to_mono(y)
     if sr is not None and sr != original_sr and mono.size:
-        mono = _resample(mono, original_sr, sr)
+        mono = resample(mono, orig_sr=original_sr, target_sr=sr)
     out_sr = sr or original_sr
     return Audio(
         y=mono,
@@ -183,7 +183,10 @@ def _to_mono(y: np.ndarray) -> np.ndarray:
     return np.clip(mono, -1.0, 1.0).astype(np.float32, copy=False)
 
 
-def _resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+def resample(y: np.ndarray, *, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Resample a mono signal, shape (n,) -> (m,), float32."""
+    if orig_sr == target_sr or y.size == 0:
+        return y.astype(np.float32, copy=False)
     import soxr
 
     return soxr.resample(y, orig_sr, target_sr, quality="HQ").astype(np.float32, copy=False)

@@ -46,28 +46,27 @@ def validate(ann: dict) -> dict:
         out["t0"], out["t1"] = float(t0), float(t1)
     else:
         out["t0"] = out["t1"] = None
-    tags = out["tags"] or []
+    tags = out["tags"]
+    if tags is None or (isinstance(tags, float) and math.isnan(tags)):
+        tags = []
     if isinstance(tags, str):
         tags = [t.strip() for t in tags.split(",")]
-    out["tags"] = [str(t)[:100] for t in tags if str(t).strip()]
+    out["tags"] = [str(t).strip()[:100] for t in list(tags) if str(t).strip()]
     out["note"] = None if out["note"] is None else str(out["note"])[:10_000]
     return out
 
 
 def _row(con, annotation_id: int) -> dict | None:
-    df = con.execute("SELECT * FROM annotations WHERE annotation_id = ?", [annotation_id]).df()
-    if df.empty:
+    cur = con.execute("SELECT * FROM annotations WHERE annotation_id = ?", [annotation_id])
+    values = cur.fetchone()
+    if values is None:
         return None
-    row = df.iloc[0].to_dict()
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+    names = [d[0] for d in cur.description]
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in zip(names, values)}
 
 
 def _json(row) -> str | None:
-    if row is None:
-        return None
-    clean = {k: (list(v) if hasattr(v, "tolist") and not isinstance(v, str) else v)
-             for k, v in row.items()}
-    return json.dumps(clean, default=str)
+    return None if row is None else json.dumps(row, default=str)
 
 
 def _history(con, annotation_id, song_id, action, who, old, new) -> None:

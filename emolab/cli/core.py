@@ -1,0 +1,87 @@
+"""Core commands: ingest, analyze, stats, query."""
+from __future__ import annotations
+
+import json
+import sys
+
+from emolab.cli import db_argument
+
+
+def register(commands, experiments) -> None:
+    p = commands.add_parser("ingest", help="analyse audio files/folders and add them to the index")
+    p.add_argument("paths", nargs="+", help="audio files or folders (searched recursively)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--no-models", action="store_true", help="store features only, no predictions")
+    db_argument(p)
+    p.set_defaults(func=cmd_ingest)
+
+    p = commands.add_parser("analyze", help="print what EmoLab knows of one file, without storing it")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_analyze)
+
+    p = commands.add_parser("stats", help="counts of the index")
+    p.add_argument("--json", action="store_true")
+    db_argument(p)
+    p.set_defaults(func=cmd_stats)
+
+    p = commands.add_parser("query", help="run one read-only SELECT on the index, print CSV")
+    p.add_argument("sql")
+    p.add_argument("--max-rows", type=int, default=10_000)
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds")
+    db_argument(p)
+    p.set_defaults(func=cmd_query)
+
+
+def cmd_ingest(args) -> int:
+    from emolab.index import open_index
+    from emolab.pipeline import check_workers, ingest
+
+    with open_index(args.db) as idx:
+        report = ingest(args.paths, index=idx, workers=check_workers(args.workers),
+                        with_models=not args.no_models)
+    print(report.summary())
+    return 1 if report.failed and not (report.added or report.skipped) else 0
+
+
+def cmd_analyze(args) -> int:
+    from emolab import audio
+    from emolab.pipeline import analyse
+    from emolab.predict import load_models
+
+    data = audio.read_bytes(args.file)
+    analysis = analyse(data, models=load_models(), name=args.file)
+    summary = analysis.summary()
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        for key, value in summary.items():
+            if key != "dynamic":
+                print(f"{key}: {value}")
+        if "dynamic" in summary:
+            print(f"dynamic: {len(summary['dynamic']['times'])} points every 0.5 s")
+    return 0
+
+
+def cmd_stats(args) -> int:
+    from emolab.index import open_index, songs
+
+    with open_index(args.db) as idx:
+        counts = songs.stats(idx.con)
+    if args.json:
+        print(json.dumps(counts))
+    else:
+        for key, value in counts.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def cmd_query(args) -> int:
+    from emolab.index import open_index, query_guard
+
+    with open_index(args.db, read_only=True) as idx:
+        df = query_guard.run(idx.con, args.sql, max_rows=args.max_rows, timeout=args.timeout)
+    df.to_csv(sys.stdout, index=False)
+    if df.attrs.get("truncated"):
+        print(f"emolab: output cut at {args.max_rows} rows", file=sys.stderr)
+    return 0

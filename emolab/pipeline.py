@@ -1,0 +1,331 @@
+"""From audio bytes to a stored song: decode → features → predictions → index.
+
+:func:`analyse` is pure computation (no index); :func:`add_to_index` writes one analysed
+song in one transaction; :func:`ingest` runs both over many files, the analysis in worker
+processes and the writes in the calling process (DuckDB's single writer). Files whose
+content is already indexed are skipped, so a killed ingest resumes where it stopped.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from emolab import audio
+from emolab.config import ANALYSIS_SR, AudioLimits
+from emolab.exceptions import EmolabError, ParameterError
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class Analysis:
+    """What EmoLab computes for one recording (nothing stored yet).
+
+    ``deam74`` has shape (74,) in ``DEAM74_COLUMNS`` order, ``librosa`` shape (d,);
+    ``static`` holds valence, arousal, valence_std, arousal_std on [-1, 1];
+    ``dynamic`` is ``(times, valence, arousal)``, each of shape (n,).
+    """
+
+    name: str
+    content_hash: str
+    duration: float
+    sample_rate: int
+    channels: int
+    silent: bool
+    deam74: np.ndarray | None = None
+    librosa: np.ndarray | None = None
+    static: dict | None = None
+    dynamic: tuple | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """JSON-ready description (what ``emolab analyze --json`` prints)."""
+        out = {
+            "name": self.name,
+            "duration": round(self.duration, 3),
+            "sample_rate": self.sample_rate,
+            "channels": self.channels,
+            "silent": self.silent,
+            "features": feature_summary(self),
+            "notes": self.notes,
+        }
+        if self.static is not None:
+            out["static"] = {k: round(float(v), 4) for k, v in self.static.items()}
+        if self.dynamic is not None:
+            times, valence, arousal = self.dynamic
+            out["dynamic"] = {
+                "times": [round(float(t), 3) for t in times],
+                "valence": [round(float(v), 4) for v in valence],
+                "arousal": [round(float(a), 4) for a in arousal],
+            }
+        return out
+
+
+def feature_summary(analysis: Analysis) -> dict:
+    from emolab.features import deam, spectral
+
+    summary: dict = {}
+    if analysis.deam74 is not None:
+        named = dict(zip(deam.DEAM74_COLUMNS, analysis.deam74.tolist()))
+        summary["deam74_dims"] = len(named)
+        for key in ("pcm_RMSenergy_sma_amean", "pcm_fftMag_spectralCentroid_sma_amean",
+                    "pcm_zcr_sma_amean"):
+            if key in named:
+                summary[key] = round(named[key], 6)
+    if analysis.librosa is not None:
+        summary["librosa_dims"] = int(analysis.librosa.size)
+        named = dict(zip(spectral.SONG_VECTOR_NAMES, analysis.librosa.tolist()))
+        tempo = next((v for k, v in named.items() if k.startswith("tempo")), None)
+        if tempo is not None:
+            summary["tempo_bpm"] = round(tempo, 2)
+    return summary
+
+
+def analyse(
+    data: bytes,
+    *,
+    models=None,
+    name: str = "",
+    limits: AudioLimits | None = None,
+    with_librosa: bool = True,
+) -> Analysis:
+    """Decode and analyse one recording.
+
+    Parameters
+    ----------
+    data : bytes
+        The whole audio file.
+    models : emolab.predict.Models, optional
+        Loaded models; predictions are skipped for those that are missing.
+    name : str
+        File name, for messages only (never used as a path).
+    with_librosa : bool
+        Also compute the broad librosa song vector.
+
+    Returns
+    -------
+    Analysis
+    """
+    from emolab import predict
+    from emolab.features import deam, spectral
+
+    clip = audio.decode(data, sr=None, limits=limits)
+    result = Analysis(
+        name=name, content_hash=audio.content_hash(data), duration=clip.duration,
+        sample_rate=clip.original_sr, channels=clip.channels, silent=clip.silent,
+    )
+    if clip.silent:
+        result.notes.append("The recording is silent: its emotion predictions mean little.")
+    result.deam74 = np.asarray(deam.deam_song_vector(clip.y, clip.sr), dtype=np.float32)
+    y22 = audio.resample(clip.y, orig_sr=clip.sr, target_sr=ANALYSIS_SR)
+    if with_librosa:
+        result.librosa = np.asarray(spectral.song_vector(y22, ANALYSIS_SR)[0], dtype=np.float32)
+    if models is not None and models.static is not None:
+        result.static = predict.predict_static(clip.y, clip.sr, model=models.static,
+                                               deam_vector=result.deam74)
+    if models is not None and models.dynamic is not None:
+        result.dynamic = predict.predict_dynamic(y22, ANALYSIS_SR, model=models.dynamic)
+    return result
+
+
+def add_to_index(
+    index,
+    analysis: Analysis,
+    *,
+    origin: str = "uploaded",
+    title: str | None = None,
+    artist: str | None = None,
+    source_path: str | None = None,
+    models=None,
+) -> int:
+    """Store an analysed song (features, predictions, curve) in one transaction.
+
+    A song whose content is already indexed is not added twice: its id is returned and
+    its predictions are refreshed.
+    """
+    from emolab.features import FAMILY_DEAM74, FAMILY_LIBROSA, deam, spectral
+    from emolab.index import emotion, songs, vectors
+
+    with index.transaction() as con:
+        song_id = songs.song_id_by_hash(con, analysis.content_hash)
+        if song_id is None:
+            song_id = songs.add_song(
+                con, title=title or Path(analysis.name).stem or "Untitled", artist=artist,
+                source_path=source_path, content_hash=analysis.content_hash,
+                duration=analysis.duration, sample_rate=analysis.sample_rate, origin=origin,
+                has_audio=source_path is not None,
+            )
+        if analysis.deam74 is not None:
+            vectors.register_family(con, FAMILY_DEAM74, deam.DEAM74_COLUMNS)
+            vectors.put_features(con, song_id, FAMILY_DEAM74, analysis.deam74)
+        if analysis.librosa is not None:
+            vectors.register_family(con, FAMILY_LIBROSA, spectral.SONG_VECTOR_NAMES)
+            vectors.put_features(con, song_id, FAMILY_LIBROSA, analysis.librosa)
+        if analysis.static is not None:
+            emotion.put_static_prediction(con, song_id, _version(models, "static"), **analysis.static)
+        if analysis.dynamic is not None:
+            times, valence, arousal = analysis.dynamic
+            hop = float(times[1] - times[0]) if len(times) > 1 else 0.5
+            emotion.put_curve(con, song_id, source="predicted", model_version=_version(models, "dynamic"),
+                              t0=float(times[0]) if len(times) else 0.5, hop=hop,
+                              valence=valence, arousal=arousal)
+    return song_id
+
+
+def _version(models, kind: str) -> str:
+    model = getattr(models, kind, None) if models is not None else None
+    return str(getattr(model, "version", f"{kind}-unknown"))
+
+
+# ---------------------------------------------------------------- batch ingest
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f"{len(self.added)} added, {len(self.skipped)} already indexed, "
+                 f"{len(self.failed)} failed"]
+        lines += [f"  FAILED {path}: {reason}" for path, reason in self.failed]
+        return "\n".join(lines)
+
+
+def find_audio_files(paths: Iterable) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Expand files and folders (recursively) into audio files, sorted; report the rest."""
+    found, problems = [], []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*")
+                            if p.is_file() and p.suffix.lower() in audio.AUDIO_EXTENSIONS)
+        elif path.is_file():
+            if path.suffix.lower() in audio.AUDIO_EXTENSIONS:
+                found.append(path)
+            else:
+                problems.append((str(path), "not an audio file (expected .wav, .mp3, .flac or .ogg)"))
+        else:
+            problems.append((str(path), "no such file or folder"))
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    return unique, problems
+
+
+_WORKER_MODELS = None
+
+
+def _init_worker(models_dir) -> None:
+    global _WORKER_MODELS
+    import torch
+
+    torch.set_num_threads(1)
+    from emolab.predict import load_models
+
+    _WORKER_MODELS = load_models(models_dir)
+
+
+def _analyse_path(path: str, with_models: bool):
+    try:
+        data = audio.read_bytes(path)
+        models = _WORKER_MODELS if with_models else None
+        return path, analyse(data, models=models, name=Path(path).name), None
+    except EmolabError as exc:
+        return path, None, str(exc)
+    except Exception as exc:  # one bad file never stops the batch
+        return path, None, f"unexpected failure ({type(exc).__name__}: {exc})"
+
+
+def ingest(
+    paths: Iterable,
+    *,
+    index,
+    workers: int | None = None,
+    origin: str = "ingested",
+    metadata: dict | None = None,
+    models_dir=None,
+    with_models: bool = True,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Analyse and index audio files and folders; resumable and fault-tolerant.
+
+    Parameters
+    ----------
+    paths : iterable of paths
+        Files and folders (searched recursively for .wav/.mp3/.flac/.ogg).
+    index : emolab.index.Index
+        Open, writable index; all writes happen in this process.
+    workers : int, optional
+        Worker processes (default: the number of cores).
+    origin : str
+        Stored with each song (``ingested``, ``demo`` ...).
+    metadata : dict, optional
+        ``{path: {"title": ..., "artist": ...}}`` overriding the file-name title.
+    with_models : bool
+        Predict with the shipped models when they exist.
+    progress : callable(done, total, message), optional
+        Called after each file; a tqdm bar is shown on stderr when omitted.
+
+    Returns
+    -------
+    IngestReport
+    """
+    from emolab.index import songs
+    from emolab.predict import load_models
+
+    files, problems = find_audio_files(paths)
+    report = IngestReport(failed=list(problems))
+    metadata = {str(Path(k).resolve()): v for k, v in (metadata or {}).items()}
+    todo = []
+    for path in files:
+        try:
+            digest = audio.content_hash(audio.read_bytes(path))
+        except EmolabError as exc:
+            report.failed.append((str(path), str(exc)))
+            continue
+        if songs.song_id_by_hash(index.con, digest) is not None:
+            report.skipped.append(str(path))
+        else:
+            todo.append(str(path))
+    models = load_models(models_dir) if with_models else None
+    bar = None
+    if progress is None and todo:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), unit="file", desc="ingest")
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    # spawn, not fork: the parent holds DuckDB and torch threads that must not be forked
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+                             initargs=(models_dir,)) as pool:
+        futures = [pool.submit(_analyse_path, p, with_models) for p in todo]
+        for done, future in enumerate(as_completed(futures), start=1):
+            path, analysis, error = future.result()
+            if error is None:
+                try:
+                    meta = metadata.get(path, {})
+                    add_to_index(index, analysis, origin=origin, source_path=path, models=models,
+                                 title=meta.get("title"), artist=meta.get("artist"))
+                    report.added.append(path)
+                except EmolabError as exc:
+                    error = str(exc)
+            if error is not None:
+                report.failed.append((path, error))
+            if bar is not None:
+                bar.update(1)
+            if progress is not None:
+                progress(done, len(todo), Path(path).name)
+    if bar is not None:
+        bar.close()
+    return report
+
+
+def check_workers(workers) -> int | None:
+    if workers is not None and workers < 1:
+        raise ParameterError("--workers must be at least 1.")
+    return workers

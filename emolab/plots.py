@@ -1,0 +1,285 @@
+"""Altair chart builders for the app. They return charts and never call Streamlit.
+
+Every valence–arousal plane has valence on x and arousal on y, both fixed to [-1, 1],
+with the four quadrants named after Russell's circumplex. Charts that the user clicks on
+carry a named selection parameter (see the ``*_SELECTION`` constants), which
+``st.altair_chart(..., on_select="rerun")`` reports back.
+"""
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+#: Name of the selection a click on an empty V–A plane fills (fields valence, arousal).
+CLICK_SELECTION = "va_click"
+#: Name of the selection that picks songs (field song_id).
+SONG_SELECTION = "song_pick"
+#: Name of the selection a click on an emotion curve fills (field time).
+TIME_SELECTION = "time_pick"
+#: Name of the interval selection dragged over an emotion curve (field time).
+SPAN_SELECTION = "time_span"
+
+QUADRANTS = (
+    (-0.55, 0.92, "tense · angry"),
+    (0.55, 0.92, "happy · excited"),
+    (-0.55, -0.92, "sad · depressed"),
+    (0.55, -0.92, "calm · relaxed"),
+)
+VALENCE_COLOR = "#c2185b"
+AROUSAL_COLOR = "#1565c0"
+UNIT_DOMAIN = [-1.0, 1.0]
+
+
+def _unit_axis(field: str, title: str) -> dict:
+    return {"field": field, "type": "quantitative", "title": title,
+            "scale": alt.Scale(domain=UNIT_DOMAIN, nice=False, clamp=True)}
+
+
+def va_frame() -> alt.LayerChart:
+    """The empty plane: zero lines and quadrant labels.
+
+    Returns
+    -------
+    alt.LayerChart
+        Layer it under points with ``alt.layer(va_frame(), ...)``.
+    """
+    zero = pd.DataFrame({"zero": [0.0]})
+    vertical = alt.Chart(zero).mark_rule(color="#9e9e9e", strokeDash=[4, 4]).encode(
+        x=alt.X(**_unit_axis("zero", "valence")))
+    horizontal = alt.Chart(zero).mark_rule(color="#9e9e9e", strokeDash=[4, 4]).encode(
+        y=alt.Y(**_unit_axis("zero", "arousal")))
+    labels = pd.DataFrame(QUADRANTS, columns=["valence", "arousal", "label"])
+    text = alt.Chart(labels).mark_text(color="#757575", fontStyle="italic", fontSize=13).encode(
+        x=alt.X(**_unit_axis("valence", "valence")),
+        y=alt.Y(**_unit_axis("arousal", "arousal")),
+        text="label:N",
+    )
+    return alt.layer(vertical, horizontal, text)
+
+
+def click_grid(*, step: float = 0.02) -> alt.Chart:
+    """An invisible grid covering the plane; a click anywhere selects the nearest node.
+
+    The selection is named :data:`CLICK_SELECTION` and reports ``valence`` and ``arousal``.
+    """
+    ticks = np.round(np.arange(-1.0, 1.0 + step / 2, step), 4)
+    v, a = np.meshgrid(ticks, ticks)
+    grid = pd.DataFrame({"valence": v.ravel(), "arousal": a.ravel()})
+    pick = alt.selection_point(name=CLICK_SELECTION, fields=["valence", "arousal"],
+                               nearest=True, on="click", empty=False, clear=False)
+    return alt.Chart(grid).mark_point(opacity=0.001, size=30).encode(
+        x=alt.X(**_unit_axis("valence", "valence")),
+        y=alt.Y(**_unit_axis("arousal", "arousal")),
+        tooltip=[alt.Tooltip("valence:Q", format=".2f"), alt.Tooltip("arousal:Q", format=".2f")],
+    ).add_params(pick)
+
+
+def song_points(songs: pd.DataFrame, *, x: str = "valence", y: str = "arousal",
+                color: str | None = None, color_title: str | None = None,
+                selectable: bool = True, size: int = 60, opacity: float = 0.75,
+                tooltip: list[str] | None = None) -> alt.Chart:
+    """Songs as dots on the V–A plane.
+
+    Parameters
+    ----------
+    songs : pd.DataFrame
+        One row per song with ``song_id``, ``title``, ``artist`` and the columns ``x``/``y``.
+    color : str, optional
+        Column to colour by (nominal when text, a diverging scale when numeric).
+    selectable : bool
+        Add the :data:`SONG_SELECTION` click selection on ``song_id``.
+    """
+    songs = songs.copy()
+    for column in ("title", "artist"):
+        if column not in songs:
+            songs[column] = ""
+    tooltip = tooltip or ["title", "artist"]
+    enc = {
+        "x": alt.X(**_unit_axis(x, "valence")),
+        "y": alt.Y(**_unit_axis(y, "arousal")),
+        "tooltip": [alt.Tooltip(c, format=".2f") if pd.api.types.is_float_dtype(songs[c])
+                    else alt.Tooltip(c) for c in tooltip if c in songs] +
+                   [alt.Tooltip(f"{x}:Q", title="valence", format=".2f"),
+                    alt.Tooltip(f"{y}:Q", title="arousal", format=".2f")],
+    }
+    if color is not None and color in songs:
+        enc["color"] = _color(songs, color, color_title)
+    chart = alt.Chart(songs).mark_circle(size=size, opacity=opacity).encode(**enc)
+    if selectable:
+        pick = alt.selection_point(name=SONG_SELECTION, fields=["song_id"], on="click",
+                                   empty=False)
+        chart = chart.add_params(pick)
+    return chart
+
+
+def _color(df: pd.DataFrame, column: str, title: str | None):
+    if pd.api.types.is_numeric_dtype(df[column]) and not pd.api.types.is_bool_dtype(df[column]):
+        return alt.Color(f"{column}:Q", title=title or column,
+                         scale=alt.Scale(scheme="redblue", domain=UNIT_DOMAIN, reverse=True))
+    return alt.Color(f"{column}:N", title=title or column,
+                     scale=alt.Scale(scheme="tableau10"))
+
+
+def marker(valence: float, arousal: float, *, color: str = "#212121", label: str = "",
+           shape: str = "cross", size: int = 260) -> alt.Chart:
+    """One emphasised point (the query point, a prediction...)."""
+    df = pd.DataFrame({"valence": [valence], "arousal": [arousal], "label": [label]})
+    return alt.Chart(df).mark_point(shape=shape, size=size, color=color, filled=True,
+                                    strokeWidth=2).encode(
+        x=alt.X(**_unit_axis("valence", "valence")),
+        y=alt.Y(**_unit_axis("arousal", "arousal")),
+        tooltip=["label:N", alt.Tooltip("valence:Q", format=".2f"),
+                 alt.Tooltip("arousal:Q", format=".2f")],
+    )
+
+
+def uncertainty_ellipse(valence: float, arousal: float, valence_std: float, arousal_std: float,
+                        *, color: str = "#6a1b9a", n: int = 64) -> alt.Chart:
+    """The one-standard-deviation ellipse around a prediction."""
+    angle = np.linspace(0, 2 * np.pi, n)
+    df = pd.DataFrame({
+        "valence": valence + max(valence_std, 1e-3) * np.cos(angle),
+        "arousal": arousal + max(arousal_std, 1e-3) * np.sin(angle),
+        "order": np.arange(n),
+    })
+    return alt.Chart(df).mark_line(color=color, strokeDash=[3, 3], opacity=0.8).encode(
+        x=alt.X(**_unit_axis("valence", "valence")),
+        y=alt.Y(**_unit_axis("arousal", "arousal")),
+        order="order:Q",
+    )
+
+
+def va_plane(*layers, height: int = 420, title: str | None = None) -> alt.LayerChart:
+    """The plane with quadrant labels under the given layers, square and fixed to [-1, 1]."""
+    chart = alt.layer(va_frame(), *layers).properties(height=height, width=height)
+    if title:
+        chart = chart.properties(title=title)
+    return chart.configure_axis(grid=True, gridOpacity=0.35).configure_view(stroke="#bdbdbd")
+
+
+def prediction_plane(static: dict | None, human: dict | None = None, *,
+                     height: int = 380) -> alt.LayerChart:
+    """The static prediction (point and one-sd ellipse) and the human label beside it."""
+    layers = []
+    if static is not None:
+        layers.append(uncertainty_ellipse(static["valence"], static["arousal"],
+                                          static.get("valence_std") or 0.0,
+                                          static.get("arousal_std") or 0.0))
+        layers.append(marker(static["valence"], static["arousal"], color="#6a1b9a",
+                             label="predicted", shape="circle", size=180))
+    if human is not None:
+        layers.append(marker(human["valence"], human["arousal"], color="#ef6c00",
+                             label="human", shape="diamond", size=200))
+    return va_plane(*layers, height=height)
+
+
+def curves_long(times, valence, arousal, *, source: str = "predicted") -> pd.DataFrame:
+    """Long-format curves: columns time, dimension, value, source."""
+    times = np.asarray(times, dtype=float)
+    return pd.concat([
+        pd.DataFrame({"time": times, "dimension": "valence", "value": np.asarray(valence, float),
+                      "source": source}),
+        pd.DataFrame({"time": times, "dimension": "arousal", "value": np.asarray(arousal, float),
+                      "source": source}),
+    ], ignore_index=True)
+
+
+def emotion_curves(curves: pd.DataFrame, *, height: int = 220, clickable: bool = True,
+                   span: bool = False, width: int | str = "container") -> alt.LayerChart:
+    """Valence and arousal over time (human dashed, predicted solid).
+
+    Parameters
+    ----------
+    curves : pd.DataFrame
+        Long format with ``time``, ``dimension`` (valence/arousal), ``value`` and ``source``.
+    clickable : bool
+        A click picks the nearest time (:data:`TIME_SELECTION`), e.g. to play from there.
+    span : bool
+        Dragging selects a time span (:data:`SPAN_SELECTION`), e.g. for a segment label.
+    """
+    base = alt.Chart(curves).encode(
+        x=alt.X("time:Q", title="time (s)", scale=alt.Scale(nice=False)),
+        y=alt.Y("value:Q", title="emotion", scale=alt.Scale(domain=UNIT_DOMAIN, nice=False)),
+        color=alt.Color("dimension:N", title=None,
+                        scale=alt.Scale(domain=["valence", "arousal"],
+                                        range=[VALENCE_COLOR, AROUSAL_COLOR])),
+        strokeDash=alt.StrokeDash("source:N", title=None,
+                                  scale=alt.Scale(domain=["predicted", "human", "sketch"],
+                                                  range=[[1, 0], [6, 3], [2, 2]])),
+    )
+    lines = base.mark_line(strokeWidth=2)
+    zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#bdbdbd").encode(y="zero:Q")
+    layers = [zero, lines]
+    if clickable:
+        pick = alt.selection_point(name=TIME_SELECTION, fields=["time"], nearest=True,
+                                   on="click", empty=False)
+        layers.append(base.mark_point(opacity=0.001, size=80).encode(
+            tooltip=[alt.Tooltip("time:Q", format=".1f"), "dimension:N", "source:N",
+                     alt.Tooltip("value:Q", format=".2f")]).add_params(pick))
+    if span:
+        brush = alt.selection_interval(name=SPAN_SELECTION, encodings=["x"])
+        layers.append(base.mark_line(opacity=0).add_params(brush))
+    return alt.layer(*layers).properties(height=height, width=width)
+
+
+def waveform(y: np.ndarray, sr: int, *, points: int = 800, height: int = 90,
+             width: int | str = "container") -> alt.Chart:
+    """The amplitude envelope (min/max per column) of a recording."""
+    y = np.asarray(y, dtype=np.float32).ravel()
+    if y.size == 0:
+        y = np.zeros(2, dtype=np.float32)
+    blocks = max(1, int(np.ceil(y.size / points)))
+    pad = (-y.size) % blocks
+    frames = np.pad(y, (0, pad)).reshape(-1, blocks)
+    df = pd.DataFrame({"time": np.arange(frames.shape[0]) * blocks / sr,
+                       "low": frames.min(axis=1), "high": frames.max(axis=1)})
+    return alt.Chart(df).mark_area(color="#78909c", opacity=0.7).encode(
+        x=alt.X("time:Q", title=None, scale=alt.Scale(nice=False)),
+        y=alt.Y("low:Q", title="waveform", axis=alt.Axis(labels=False, ticks=False)),
+        y2="high:Q",
+    ).properties(height=height, width=width)
+
+
+def projection_map(points: pd.DataFrame, *, x: str, y: str, color: str, color_title: str,
+                   title: str, height: int = 380, selection_name: str = SONG_SELECTION
+                   ) -> alt.Chart:
+    """A 2-D map (t-SNE/UMAP) of songs coloured by emotion, with a brush to pick songs."""
+    brush = alt.selection_interval(name=selection_name, fields=["song_id"])
+    tooltip = [c for c in ("title", "artist") if c in points]
+    tooltip += [alt.Tooltip(c, format=".2f") for c in ("valence", "arousal") if c in points]
+    return alt.Chart(points).mark_circle(size=45).encode(
+        x=alt.X(f"{x}:Q", title=None, axis=alt.Axis(labels=False, ticks=False)),
+        y=alt.Y(f"{y}:Q", title=None, axis=alt.Axis(labels=False, ticks=False)),
+        color=alt.condition(brush, _color(points, color, color_title), alt.value("#e0e0e0")),
+        tooltip=tooltip,
+    ).add_params(brush).properties(height=height, title=title)
+
+
+def sketch_overlay(sketch: pd.DataFrame, matches: pd.DataFrame | None = None, *,
+                   height: int = 240) -> alt.Chart:
+    """The drawn profile (thick) with matched songs' curves (thin) on a 0–1 time axis.
+
+    Parameters
+    ----------
+    sketch : pd.DataFrame
+        Columns ``position`` (0–1), ``dimension``, ``value``.
+    matches : pd.DataFrame, optional
+        Same columns plus ``title``.
+    """
+    scale = alt.Scale(domain=["valence", "arousal"], range=[VALENCE_COLOR, AROUSAL_COLOR])
+    drawn = alt.Chart(sketch).mark_line(strokeWidth=5, opacity=0.45).encode(
+        x=alt.X("position:Q", title="position in the profile", scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("value:Q", title="emotion", scale=alt.Scale(domain=UNIT_DOMAIN, nice=False)),
+        color=alt.Color("dimension:N", scale=scale, title=None),
+        detail="dimension:N",
+    )
+    layers = [drawn]
+    if matches is not None and not matches.empty:
+        layers.append(alt.Chart(matches).mark_line(strokeWidth=1.4).encode(
+            x="position:Q", y="value:Q",
+            color=alt.Color("dimension:N", scale=scale, title=None),
+            detail="title:N",
+            tooltip=["title:N", "dimension:N"],
+        ))
+    return alt.layer(*layers).properties(height=height, width="container")

@@ -1,0 +1,90 @@
+"""Load the shipped models once, then predict emotion for audio arrays.
+
+The models are optional: a fresh checkout without trained models still ingests and
+searches; predictions are simply absent and the app says how to train them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emolab.config import MODELS_DIR
+from emolab.exceptions import ModelError
+
+
+@dataclass
+class Models:
+    """The models EmoLab predicts with; ``None`` where a model is not trained yet."""
+
+    static: object | None = None
+    dynamic: object | None = None
+    static_error: str | None = None
+    dynamic_error: str | None = None
+
+
+def load_models(models_dir: str | Path | None = None) -> Models:
+    """Load the static and dynamic models from ``models_dir`` (default ``data/models``)."""
+    models_dir = Path(models_dir or MODELS_DIR)
+    models = Models()
+    try:
+        from emolab.models.static import StaticEmotionModel
+
+        models.static = StaticEmotionModel.load(models_dir / "static")
+    except (ModelError, ImportError, AttributeError, FileNotFoundError) as exc:
+        models.static_error = str(exc) or "The static model is not trained yet."
+    try:
+        from emolab.models.sequence import DynamicEmotionModel
+
+        models.dynamic = DynamicEmotionModel.load(models_dir / "dynamic")
+    except (ModelError, ImportError, AttributeError, FileNotFoundError) as exc:
+        models.dynamic_error = str(exc) or "The dynamic model is not trained yet."
+    return models
+
+
+def predict_static(y: np.ndarray, sr: int, *, model, deam_vector: np.ndarray | None = None) -> dict:
+    """Static (whole-song) valence and arousal of a recording.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n_samples,)
+        Mono audio.
+    sr : int
+        Its sample rate.
+    model : StaticEmotionModel
+    deam_vector : np.ndarray, shape (74,), optional
+        The song's DEAM74 openSMILE vector if already computed (saves the openSMILE pass).
+
+    Returns
+    -------
+    dict
+        ``valence``, ``arousal``, ``valence_std``, ``arousal_std`` on [-1, 1].
+    """
+    if model is None:
+        raise ModelError("No static model is available. Train it with: python -m emolab train-static")
+    from emolab.features import deam
+
+    if deam_vector is None:
+        deam_vector = deam.deam_song_vector(y, sr)
+    columns = list(deam.DEAM74_COLUMNS)
+    x = np.asarray(deam_vector, dtype=np.float64)[[columns.index(c) for c in model.feature_columns]]
+    mean, std = model.predict(x[None, :])
+    return {"valence": float(mean[0, 0]), "arousal": float(mean[0, 1]),
+            "valence_std": float(std[0, 0]), "arousal_std": float(std[0, 1])}
+
+
+def predict_dynamic(y: np.ndarray, sr: int, *, model):
+    """Valence and arousal every 0.5 s.
+
+    Returns
+    -------
+    times : np.ndarray, shape (n,)
+        Seconds, on the grid ``0.5 i + 0.5``.
+    valence, arousal : np.ndarray, shape (n,)
+        On [-1, 1].
+    """
+    if model is None:
+        raise ModelError("No dynamic model is available. Train it with: python -m emolab train-dynamic")
+    times, valence, arousal = model.predict_curve(y, sr)
+    return np.asarray(times), np.asarray(valence), np.asarray(arousal)

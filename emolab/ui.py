@@ -1,0 +1,280 @@
+"""The one Streamlit-aware module of EmoLab: cached resources and small page helpers.
+
+Pages call these helpers and ``emolab`` functions; nothing here holds SQL or scoring.
+The index connection and the models are loaded once per server process
+(``st.cache_resource``); tables read from the index are cached per *generation*, a
+counter bumped by :func:`index_changed` after every write the app makes.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from emolab.config import MAX_FILE_BYTES, default_db_path
+from emolab.exceptions import EmolabError
+
+UPLOAD_TYPES = ["wav", "mp3", "flac", "ogg"]
+SONG_KEY = "song_id"
+
+
+# ------------------------------------------------------------------ resources
+
+@st.cache_resource(show_spinner=False)
+def _open_index(path: str):
+    from emolab.index import open_index
+
+    return open_index(path)
+
+
+def get_index():
+    """The app's writable index at ``$EMOLAB_DB`` (one connection per server process)."""
+    return _open_index(str(default_db_path()))
+
+
+@st.cache_resource(show_spinner="Loading the emotion models…")
+def get_models():
+    """The shipped static and dynamic models (``None`` where not trained yet)."""
+    from emolab.predict import load_models
+
+    return load_models()
+
+
+@st.cache_resource(show_spinner=False)
+def _generations() -> dict:
+    return {}
+
+
+def generation() -> int:
+    """How many times the app has written to the current index."""
+    return _generations().get(str(default_db_path()), 0)
+
+
+def index_changed() -> None:
+    """Call after writing to the index so cached tables are read again."""
+    gens = _generations()
+    key = str(default_db_path())
+    gens[key] = gens.get(key, 0) + 1
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _song_table(path: str, gen: int) -> pd.DataFrame:
+    from emolab.index import songs
+
+    return songs.song_table(get_index().con)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _stats(path: str, gen: int) -> dict:
+    from emolab.index import songs
+
+    return songs.stats(get_index().con)
+
+
+def song_table() -> pd.DataFrame:
+    """Every song with its human and predicted static emotion (cached)."""
+    table = _song_table(str(default_db_path()), generation()).copy()
+    table["label"] = [song_label(row) for row in table.itertuples()]
+    return table
+
+
+def library_stats() -> dict:
+    return _stats(str(default_db_path()), generation())
+
+
+def song_label(row) -> str:
+    title = getattr(row, "title", None) or "Untitled"
+    artist = getattr(row, "artist", None)
+    artist = artist if isinstance(artist, str) and artist else None
+    return f"{title} — {artist}" if artist else str(title)
+
+
+def optional(module: str):
+    """Import an EmoLab module that another part of the project may not have landed yet."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+def missing(what: str, how: str) -> None:
+    """Say plainly that something is not available yet and how to get it."""
+    st.info(f"{what}  \nHow to get it: {how}", icon=":material/construction:")
+
+
+def show_error(exc: Exception) -> None:
+    """A sentence for the musicologist; never a traceback."""
+    if isinstance(exc, EmolabError):
+        st.error(str(exc), icon=":material/error:")
+    else:
+        st.error(f"Something went wrong ({type(exc).__name__}): {exc}", icon=":material/error:")
+
+
+# ------------------------------------------------------------------ songs and audio
+
+def select_song(song_id: int | None) -> None:
+    """Remember the song the user opened; other pages start from it."""
+    st.session_state[SONG_KEY] = None if song_id is None else int(song_id)
+
+
+def selected_song() -> int | None:
+    return st.session_state.get(SONG_KEY)
+
+
+def song_picker(table: pd.DataFrame, *, key: str, label: str = "Song") -> int | None:
+    """A searchable select box over the library; defaults to the song opened last."""
+    if table.empty:
+        return None
+    ids = table["song_id"].astype(int).tolist()
+    labels = dict(zip(ids, table["label"]))
+    current = selected_song()
+    index = ids.index(current) if current in ids else 0
+    song_id = st.selectbox(label, ids, index=index, format_func=lambda i: labels.get(i, str(i)),
+                           key=key)
+    if song_id is not None and song_id != current:
+        select_song(song_id)
+    return song_id
+
+
+def read_upload(uploaded) -> bytes:
+    """The bytes of an ``st.file_uploader`` file, refusing empty or oversized ones."""
+    from emolab.exceptions import AudioTooLongError, EmptyAudioError
+
+    data = uploaded.getvalue()
+    if not data:
+        raise EmptyAudioError(f"'{uploaded.name}' is empty (0 bytes).")
+    if len(data) > MAX_FILE_BYTES:
+        raise AudioTooLongError(f"'{uploaded.name}' is larger than {MAX_FILE_BYTES // 2**20} MB.")
+    return data
+
+
+def upload_dir() -> Path:
+    """Where uploaded audio added to the library is kept: beside the index file."""
+    return default_db_path().resolve().parent / "uploads"
+
+
+def save_upload(data: bytes, name: str, content_hash: str) -> Path:
+    """Keep an uploaded recording so the library can play it later; return its path."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in {f".{t}" for t in UPLOAD_TYPES}:
+        suffix = ".wav"
+    folder = upload_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{content_hash[:32]}{suffix}"
+    if not path.exists():
+        path.write_bytes(data)
+    return path
+
+
+def play(source_path, *, start: float = 0.0, key: str | None = None, autoplay: bool = False) -> bool:
+    """An audio player for a song's file, starting at ``start`` seconds; False if none."""
+    if not isinstance(source_path, str) or not source_path or not Path(source_path).is_file():
+        return False
+    st.audio(source_path, start_time=int(max(0.0, start)), autoplay=autoplay)
+    return True
+
+
+def file_exists(path) -> bool:
+    return isinstance(path, str) and bool(path) and Path(path).is_file()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def waveform_of(source: bytes | str, sr: int = 4000):
+    """``(y, sr)`` of a recording at a low rate, for drawing its waveform; None if unreadable."""
+    from emolab import audio
+
+    try:
+        if isinstance(source, str):
+            return audio.load(source, sr=sr).y, sr
+        return audio.decode(source, sr=sr).y, sr
+    except EmolabError:
+        return None
+
+
+def song_curves(song_id: int) -> pd.DataFrame:
+    """A song's human and newest predicted curves in the long format of the curve charts."""
+    return _song_curves(str(default_db_path()), generation(), int(song_id))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _song_curves(path: str, gen: int, song_id: int) -> pd.DataFrame:
+    from emolab.index import emotion
+
+    wide = emotion.get_song_curves(get_index().con, song_id)
+    if wide.empty:
+        return pd.DataFrame(columns=["time", "dimension", "value", "source"])
+    newest = wide.groupby("source")["model_version"].transform("max")
+    wide = wide[wide["model_version"] == newest]
+    return wide.melt(id_vars=["time", "source"], value_vars=["valence", "arousal"],
+                     var_name="dimension", value_name="value")
+
+
+# ------------------------------------------------------------------ chart selections
+
+def picked(event, name: str) -> list[dict]:
+    """The points a user picked in a chart's named selection (empty when none)."""
+    if not event:
+        return []
+    selection = event.get("selection", {}) if isinstance(event, dict) else event.selection
+    value = selection.get(name) if selection else None
+    if isinstance(value, list):
+        return value
+    return []
+
+
+def picked_interval(event, name: str) -> dict:
+    """``{field: [low, high]}`` of an interval selection (empty when none)."""
+    if not event:
+        return {}
+    selection = event.get("selection", {}) if isinstance(event, dict) else event.selection
+    value = selection.get(name) if selection else None
+    return value if isinstance(value, dict) else {}
+
+
+# ------------------------------------------------------------------ sketches
+
+def stroke_points(json_data: dict | None) -> np.ndarray:
+    """The (x, y) canvas points of every free-hand stroke in a drawable-canvas drawing.
+
+    Returns
+    -------
+    np.ndarray, shape (n, 2)
+        Points in canvas pixels, in drawing order.
+    """
+    points = []
+    for obj in (json_data or {}).get("objects", []):
+        if obj.get("type") != "path":
+            continue
+        for command in obj.get("path", []):
+            numbers = [c for c in command[1:] if isinstance(c, (int, float))]
+            points.extend(zip(numbers[0::2], numbers[1::2]))
+    return np.asarray(points, dtype=float).reshape(-1, 2)
+
+
+def stroke_to_curve(json_data: dict | None, *, width: int, height: int,
+                    n: int = 64) -> np.ndarray | None:
+    """Turn a drawn stroke into a curve of ``n`` values on [-1, 1] over its left-right extent.
+
+    The top of the canvas is +1, the bottom -1; points are ordered by x, so a stroke
+    drawn right to left reads the same. Returns None when nothing usable was drawn.
+    """
+    pts = stroke_points(json_data)
+    if len(pts) < 2:
+        return None
+    x = np.clip(pts[:, 0] / width, 0.0, 1.0)
+    y = np.clip(1.0 - 2.0 * pts[:, 1] / height, -1.0, 1.0)
+    if np.ptp(x) < 0.05:
+        return None
+    bins = np.linspace(x.min(), x.max(), n)
+    order = np.argsort(x, kind="stable")
+    return np.interp(bins, x[order], y[order]).astype(np.float32)
+
+
+# ------------------------------------------------------------------ first run
+
+def demo_disabled() -> bool:
+    return os.environ.get("EMOLAB_NO_DEMO", "").strip() not in ("", "0")
