@@ -306,9 +306,8 @@ def _songs_frame(ids, meta: pd.DataFrame | None, audio: dict[str, str]) -> pd.Da
     order = _id_order(ids)
     songs = pd.DataFrame({"dataset_id": order})
     for col in ("title", "artist", "genre"):
-        known = meta is not None and col in meta.columns
-        songs[col] = pd.Series(_text([meta[col].get(i) if known else None for i in order]),
-                               dtype=object)
+        lookup = meta[col].to_dict() if meta is not None and col in meta.columns else {}
+        songs[col] = pd.Series(_text([lookup.get(i) for i in order]), dtype=object)
     songs["audio_path"] = pd.Series([audio.get(i) for i in order], dtype=object)
     return songs[list(SONG_COLUMNS)]
 
@@ -333,12 +332,12 @@ def _curve_table(path: Path) -> tuple[np.ndarray, pd.DataFrame]:
 def _pair_curves(times, valence: pd.DataFrame, arousal: pd.DataFrame) -> dict:
     """Curves of songs present in both tables, cut to their common non-missing prefix."""
     hop = float(np.median(np.diff(times))) if len(times) > 1 else EMOMUSIC_CURVE_HOP
+    v_rows = {song: i for i, song in reversed(list(enumerate(valence.index)))}
+    a_rows = {song: i for i, song in reversed(list(enumerate(arousal.index)))}
+    v_values, a_values = valence.to_numpy(dtype=float), arousal.to_numpy(dtype=float)
     curves = {}
-    for song in _id_order(set(valence.index) & set(arousal.index)):
-        v = valence.loc[song]
-        a = arousal.loc[song]
-        v = np.asarray(v.iloc[0] if isinstance(v, pd.DataFrame) else v, dtype=float)
-        a = np.asarray(a.iloc[0] if isinstance(a, pd.DataFrame) else a, dtype=float)
+    for song in _id_order(set(v_rows) & set(a_rows)):
+        v, a = v_values[v_rows[song]], a_values[a_rows[song]]
         valid = ~(np.isnan(v) | np.isnan(a))
         n = int(np.argmin(valid)) if not valid.all() else len(valid)
         if n > 0:
@@ -507,7 +506,9 @@ def _deam_metadata(root: Path) -> pd.DataFrame | None:
         return None
     parts = []
     for path in sorted(folder.glob("*.csv")):
-        df = read_csv_stripped(path, dtype=str, keep_default_na=False)
+        wanted = {"songid", "title", "artist", "genre"}
+        df = read_csv_stripped(path, dtype=str, keep_default_na=False,
+                               usecols=lambda c: _key(c) in wanted)
         song_ids = _column(df, "song_id")
         if song_ids is None:
             continue

@@ -244,8 +244,11 @@ def waveform(y: np.ndarray, sr: int, *, points: int = 800, height: int = 90,
 def projection_map(points: pd.DataFrame, *, x: str, y: str, color: str, color_title: str,
                    title: str, height: int = 380, selection_name: str = SONG_SELECTION
                    ) -> alt.Chart:
-    """A 2-D map (t-SNE/UMAP) of songs coloured by emotion, with a brush to pick songs."""
-    brush = alt.selection_interval(name=selection_name, fields=["song_id"])
+    """A 2-D map (t-SNE/UMAP) of songs coloured by emotion, with a brush to pick songs.
+
+    The brush reports ``{x: [low, high], y: [low, high]}`` under ``selection_name``.
+    """
+    brush = alt.selection_interval(name=selection_name, encodings=["x", "y"])
     tooltip = [c for c in ("title", "artist") if c in points]
     tooltip += [alt.Tooltip(c, format=".2f") for c in ("valence", "arousal") if c in points]
     return alt.Chart(points).mark_circle(size=45).encode(

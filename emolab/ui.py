@@ -170,7 +170,7 @@ def save_upload(data: bytes, name: str, content_hash: str) -> Path:
     return path
 
 
-def play(source_path, *, start: float = 0.0, key: str | None = None, autoplay: bool = False) -> bool:
+def play(source_path, *, start: float = 0.0, autoplay: bool = False) -> bool:
     """An audio player for a song's file, starting at ``start`` seconds; False if none."""
     if not isinstance(source_path, str) or not source_path or not Path(source_path).is_file():
         return False
@@ -272,6 +272,77 @@ def stroke_to_curve(json_data: dict | None, *, width: int, height: int,
     bins = np.linspace(x.min(), x.max(), n)
     order = np.argsort(x, kind="stable")
     return np.interp(bins, x[order], y[order]).astype(np.float32)
+
+
+@st.cache_data(show_spinner=False)
+def sketch_background(width: int, height: int, name: str) -> bytes:
+    """A PNG with the zero line and the +1 / -1 marks of a sketch canvas."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (width, height), (253, 252, 249))
+    draw = ImageDraw.Draw(image)
+    for fraction in (0.25, 0.75):
+        y = int(height * fraction)
+        draw.line([(0, y), (width, y)], fill=(236, 232, 224), width=1)
+    for fraction in np.linspace(0, 1, 11)[1:-1]:
+        x = int(width * fraction)
+        draw.line([(x, 0), (x, height)], fill=(240, 237, 230), width=1)
+    draw.line([(0, height // 2), (width, height // 2)], fill=(170, 170, 170), width=1)
+    draw.text((6, 4), f"+1  high {name}", fill=(120, 120, 120))
+    draw.text((6, height // 2 - 14), "0", fill=(120, 120, 120))
+    draw.text((6, height - 16), f"-1  low {name}", fill=(120, 120, 120))
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------ models
+
+def model_card(model) -> dict:
+    """What the Models page shows of a loaded model: version, scores, training facts."""
+    card = {"version": getattr(model, "version", "") or "unknown"}
+    for name in ("cv_scores", "trained_on", "info"):
+        value = getattr(model, name, None)
+        if value:
+            card[name] = value
+    config = getattr(model, "config", None)
+    if config is not None and hasattr(config, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        card["config"] = asdict(config)
+    return card
+
+
+def retrain_static(index, *, progress=None, out_dir=None):
+    """Refit the static model on the index's songs with both DEAM features and human labels.
+
+    Human values average all annotators' static labels. The model is saved to
+    ``data/models/static`` (replacing the shipped one) and returned.
+    """
+    from emolab.config import MODELS_DIR
+    from emolab.exceptions import ModelError
+    from emolab.index import vectors
+    from emolab.models.static import StaticConfig, StaticEmotionModel, recomputable_columns
+
+    con = index.con
+    columns = vectors.family_columns(con, "deam74")
+    ids, X, _ = vectors.get_features(con, "deam74")
+    if columns is None or len(ids) == 0:
+        raise ModelError("No song in the index has DEAM features: import DEAM's feature table "
+                         "or ingest audio first.")
+    labels = song_table().set_index("song_id")[["human_valence", "human_arousal"]].dropna()
+    keep = np.isin(ids, labels.index.to_numpy())
+    if keep.sum() < 10:
+        raise ModelError(f"Only {int(keep.sum())} songs have both DEAM features and human "
+                         "labels; retraining needs at least 10.")
+    use = recomputable_columns(columns)
+    X = X[keep][:, [columns.index(c) for c in use]]
+    Y = labels.loc[ids[keep]].to_numpy(dtype=np.float64)
+    model = StaticEmotionModel(StaticConfig()).fit(X, Y, use, progress=progress)
+    model.save(Path(out_dir or MODELS_DIR / "static"))
+    return model
 
 
 # ------------------------------------------------------------------ first run

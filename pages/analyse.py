@@ -7,8 +7,8 @@ from emolab.exceptions import EmolabError
 
 st.title("Analyse")
 index = ui.get_index()
-TRAIN_STATIC = "`python -m emolab train-static` (see the Models page)"
-TRAIN_DYNAMIC = "`python -m emolab train-dynamic` (see the Models page)"
+TRAIN_STATIC = "`python -m emolab train-static --features …` (see the Models page)"
+TRAIN_DYNAMIC = "`python -m emolab train-dynamic --dataset emomusic …` (see the Models page)"
 
 
 def show_emotion(*, static, human, curves: pd.DataFrame, wave, audio_source, key: str):
@@ -72,6 +72,8 @@ def analyse_uploads(files) -> None:
                                           data)
             except EmolabError as exc:
                 done[uploaded.file_id] = (None, str(exc))
+            except Exception as exc:  # a part of EmoLab not installed yet, or a bug: say so
+                done[uploaded.file_id] = (None, f"the analysis failed ({type(exc).__name__}: {exc}).")
         bar.empty()
     names = {f.file_id: f.name for f in files}
     choice = st.radio("Recording", list(names), format_func=names.get, horizontal=True,

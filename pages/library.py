@@ -22,13 +22,12 @@ def build_demo():
         bar.progress(min(1.0, done / max(total, 1)), text=f"{message} ({done}/{total})")
 
     try:
-        demo.build_demo_library(index, progress=progress)
-    except TypeError:
-        demo.build_demo_library(index.path, progress=progress)
+        report = demo.build_demo_library(index, progress=progress)
     except Exception as exc:  # a failed demo must not break the page
         ui.show_error(exc)
         return
     ui.index_changed()
+    st.session_state["demo_failed"] = report.get("failed", [])
     st.rerun()
 
 
@@ -42,6 +41,9 @@ if stats["songs"] == 0:
     st.caption("Or add your own music: upload recordings on **Analyse**, or run "
                "`python -m emolab ingest FOLDER`.")
     st.stop()
+
+for name, reason in st.session_state.pop("demo_failed", []):
+    st.warning(f"Demo piece {name} could not be added: {reason}")
 
 cols = st.columns(5)
 cols[0].metric("Songs", f"{stats['songs']:,}")

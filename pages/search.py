@@ -7,8 +7,7 @@ from emolab.exceptions import EmolabError
 st.title("Search by emotion")
 index = ui.get_index()
 search = ui.optional("emolab.search")
-SOURCES = {"human labels, else predictions": "any", "human labels only": "human",
-           "predictions only": "predicted"}
+SOURCES = {"human labels": "human", "model predictions": "predicted"}
 
 st.session_state.setdefault("search_v", 0.5)
 st.session_state.setdefault("search_a", 0.5)
@@ -24,7 +23,10 @@ with right:
     valence = c1.number_input("Valence", -1.0, 1.0, step=0.05, format="%.2f", key="search_v")
     arousal = c2.number_input("Arousal", -1.0, 1.0, step=0.05, format="%.2f", key="search_a")
     k = c3.number_input("Songs", 1, 200, 10, key="search_k")
-    source_label = st.radio("Compare with", list(SOURCES), horizontal=True, key="search_source")
+    f1, f2 = st.columns([3, 2])
+    source_label = f1.radio("Compare with", list(SOURCES), horizontal=True, key="search_source")
+    only_audio = f2.toggle("Only songs with audio", key="search_audio")
+    words = st.text_input("Title or artist contains", key="search_text")
 
 table = ui.song_table()
 library = table.assign(valence=table["human_valence"].combine_first(table["pred_valence"]),
@@ -48,18 +50,18 @@ with right:
                    "update EmoLab (the module `emolab.search` provides it).")
         st.stop()
     try:
+        filters = search.SearchFilters(text=words or None, has_audio=True if only_audio else None)
         results = search.nearest_point(index, float(valence), float(arousal), int(k),
-                                       source=SOURCES[source_label], filters=None)
+                                       source=SOURCES[source_label], filters=filters)
     except EmolabError as exc:
         ui.show_error(exc)
         st.stop()
     if results.empty:
-        st.info("No song in the library has an emotion to compare with yet.")
+        st.info(f"No song matches: none has {source_label} that pass the filters.")
         st.stop()
     st.markdown(f"**{len(results)} songs nearest to valence {valence:+.2f}, "
                 f"arousal {arousal:+.2f}**")
-    shown = [c for c in ("title", "artist", "valence", "arousal", "distance", "source")
-             if c in results]
+    shown = [c for c in ("title", "artist", "valence", "arousal", "distance") if c in results]
     picked = st.dataframe(
         results[shown], hide_index=True, on_select="rerun", selection_mode="single-row",
         key="search_results",
@@ -70,7 +72,7 @@ with right:
     row = results.iloc[rows[0] if rows else 0]
     song = table.set_index("song_id").loc[int(row["song_id"])]
     st.markdown(f"▶ **{song['label']}**")
-    if not ui.play(song["source_path"], key="search_play"):
+    if not ui.play(song["source_path"]):
         st.caption("No audio file is stored for this song.")
     if st.button("Open in Analyse", icon=":material/graphic_eq:"):
         ui.select_song(int(row["song_id"]))

@@ -11,7 +11,8 @@ CACHE="${1:-$HOME/.cache/emolab/pretrain}"
 shift || true
 PACKAGES=("$@")
 if [ ${#PACKAGES[@]} -eq 0 ]; then
-    PACKAGES=(wesnoth-1.16-music ufoai-music warzone2100-music singularity-music)
+    # ogg/wav/flac only: ufoai-music (pk3 archive) and warzone2100-music (opus) are not used.
+    PACKAGES=(wesnoth-1.16-music singularity-music)
 fi
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
@@ -35,8 +36,8 @@ printf '%-24s %7s %9s  %s\n' package tracks minutes licence
 for pkg in "${PACKAGES[@]}"; do
     dir="$CACHE/audio/$pkg"
     [ -d "$dir" ] || continue
-    licence=$(grep -h -m3 '^License:' "$dir"/usr/share/doc/*/copyright 2>/dev/null \
-              | sed 's/License: *//' | sort -u | paste -sd ',' - || true)
+    licence=$(grep -h -o -E 'GPL-[23]\+?|CC-BY(-SA)?-[0-9.]+|CC0(-1\.0)?|Attribution-ShareAlike [0-9.]+|common-licenses/GPL(-[23])?' \
+              "$dir"/usr/share/doc/*/copyright 2>/dev/null | sed 's|common-licenses/||' | sort -u | paste -sd ',' - || true)
     "$PYTHON" - "$dir" "$pkg" "${licence:-see copyright file}" <<'PY'
 import sys
 from pathlib import Path

@@ -32,6 +32,16 @@ def register(commands, experiments) -> None:
     db_argument(p)
     p.set_defaults(func=cmd_query)
 
+    p = commands.add_parser("backup", help="write a consistent copy of the index")
+    p.add_argument("target", help="new file for the copy")
+    db_argument(p)
+    p.set_defaults(func=cmd_backup)
+
+    p = commands.add_parser("restore", help="replace the index by a backup (the index must be closed)")
+    p.add_argument("backup", help="a file written by 'emolab backup'")
+    db_argument(p)
+    p.set_defaults(func=cmd_restore)
+
 
 def cmd_ingest(args) -> int:
     from emolab.index import open_index
@@ -84,4 +94,20 @@ def cmd_query(args) -> int:
     df.to_csv(sys.stdout, index=False)
     if df.attrs.get("truncated"):
         print(f"emolab: output cut at {args.max_rows} rows", file=sys.stderr)
+    return 0
+
+
+def cmd_backup(args) -> int:
+    from emolab.index import backup, open_index
+
+    with open_index(args.db) as idx:
+        print(backup.backup(idx, args.target))
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from emolab.config import default_db_path
+    from emolab.index import backup
+
+    print(backup.restore(args.backup, args.db or default_db_path()))
     return 0

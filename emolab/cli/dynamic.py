@@ -1,5 +1,177 @@
-"""CLI commands (placeholder until its issue lands)."""
+"""Dynamic emotion commands: get-pretraining-audio, pretrain-vae, train-dynamic, experiment dynamic."""
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from emolab.config import MODELS_DIR, PROJECT_ROOT
+from emolab.exceptions import ModelError, ParameterError
+
+DEFAULT_PRETRAIN_AUDIO = Path.home() / ".cache" / "emolab" / "pretrain" / "audio"
+DEFAULT_VAE_DIR = Path.home() / ".cache" / "emolab" / "vae"
+DEFAULT_FEATURE_CACHE = Path.home() / ".cache" / "emolab" / "features"
 
 
 def register(commands, experiments) -> None:
     """Add this group's commands to the ``emolab`` parser."""
+    p = commands.add_parser("get-pretraining-audio",
+                            help="fetch free soundtracks (Debian packages) for VAE pretraining")
+    p.add_argument("--cache", default=str(DEFAULT_PRETRAIN_AUDIO.parent),
+                   help="folder outside the repository (default ~/.cache/emolab/pretrain)")
+    p.add_argument("packages", nargs="*", help="Debian package names (default: a few soundtracks)")
+    p.set_defaults(func=get_pretraining_audio)
+
+    p = commands.add_parser("pretrain-vae", help="pretrain the log-mel VAE (or AE) on unlabelled audio")
+    p.add_argument("--audio", default=str(DEFAULT_PRETRAIN_AUDIO), help="folder of music (searched recursively)")
+    p.add_argument("--out", default=None, help="checkpoint folder (default ~/.cache/emolab/vae or .../ae)")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (β-VAE)")
+    p.add_argument("--ae", action="store_true", help="train a plain autoencoder (for AE-LSTM)")
+    p.add_argument("--max-minutes", type=float, default=90.0, help="use at most this much audio")
+    p.add_argument("--stride", type=int, default=2, help="use every n-th 0.5 s patch")
+    p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+    p.set_defaults(func=pretrain_vae)
+
+    p = commands.add_parser("train-dynamic", help="train the shipped dynamic (2 Hz) emotion model")
+    p.add_argument("--audio", default=str(DEFAULT_PRETRAIN_AUDIO),
+                   help="unlabelled music for teacher–student training")
+    p.add_argument("--vae", default=str(DEFAULT_VAE_DIR / "vae" / "last.pt"), help="pretrained VAE checkpoint")
+    p.add_argument("--dataset", nargs=2, action="append", default=[], metavar=("NAME", "ROOT"),
+                   help="labelled dataset (emomusic, deam, pmemo) to fine-tune on; repeatable")
+    p.add_argument("--out", default=str(MODELS_DIR / "dynamic"))
+    p.add_argument("--max-minutes", type=float, default=60.0, help="unlabelled audio used for the teacher")
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--fine-tune-epochs", type=int, default=30)
+    p.set_defaults(func=train_dynamic)
+
+    p = experiments.add_parser("dynamic", help="leave-one-song-out comparison of 2 Hz models")
+    p.add_argument("--dataset", nargs=2, action="append", required=True, metavar=("NAME", "ROOT"),
+                   help="dataset with audio and curves (emomusic, deam, pmemo); repeatable")
+    p.add_argument("--vae", default=str(DEFAULT_VAE_DIR / "vae" / "last.pt"))
+    p.add_argument("--ae", default=str(DEFAULT_VAE_DIR / "ae" / "last.pt"))
+    p.add_argument("--audio", default=None,
+                   help="unlabelled music: adds the teacher–student rows (needs the static model)")
+    p.add_argument("--max-minutes", type=float, default=60.0)
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--out", default=str(PROJECT_ROOT / "docs" / "results" / "dynamic.md"))
+    p.set_defaults(func=experiment_dynamic)
+
+
+def get_pretraining_audio(args) -> int:
+    script = PROJECT_ROOT / "scripts" / "get_pretraining_audio.sh"
+    return subprocess.call(["bash", str(script), args.cache, *args.packages])
+
+
+def pretrain_vae(args) -> int:
+    import torch
+
+    from emolab.models.dynamic_training import audio_files, corpus_patches
+    from emolab.models.vae import PatchVAE, VAEConfig
+
+    torch.set_num_threads(1)
+    out = Path(args.out or DEFAULT_VAE_DIR / ("ae" if args.ae else "vae"))
+    if args.restart and (out / "last.pt").exists():
+        (out / "last.pt").unlink()
+    files = audio_files(args.audio)
+    patches = corpus_patches(files, cache_dir=DEFAULT_FEATURE_CACHE, max_minutes=args.max_minutes,
+                             stride=args.stride, progress=True)
+    config = VAEConfig(epochs=args.epochs, variational=not args.ae, beta=0.0 if args.ae else args.beta)
+    model = PatchVAE(config, progress=True, checkpoint_dir=out).fit(patches)
+    last = model.history_[-1]
+    print(f"{len(patches)} tracks, {sum(map(len, patches))} patches; held-out tracks: "
+          f"reconstruction {last['val_reconstruction']:.4f} (standardised MSE), KL {last['val_kl']:.2f}")
+    print(f"checkpoint: {out / 'last.pt'}")
+    return 0
+
+
+def train_dynamic(args) -> int:
+    import torch
+
+    from emolab.models import dynamic_training as dt
+    from emolab.models.sequence import DynamicEmotionModel, SequenceConfig, SequenceRegressor
+    from emolab.models.vae import PatchVAE
+
+    torch.set_num_threads(1)
+    encoder = PatchVAE.load(args.vae)
+    static, reason = dt.load_static_model()
+    config = SequenceConfig(front_end="vae", epochs=args.epochs)
+    head, info = None, {"command": "python -m emolab " + shlex.join(sys.argv[1:]),
+                        "encoder": str(args.vae), "teacher": None, "labelled_songs": []}
+    if static is not None:
+        latents, targets = dt.teacher_corpus(dt.audio_files(args.audio), encoder, static,
+                                             cache_dir=DEFAULT_FEATURE_CACHE,
+                                             max_minutes=args.max_minutes, progress=True)
+        head = SequenceRegressor(config).fit(latents, targets)
+        info["teacher"] = {"tracks": len(latents), "minutes": round(sum(map(len, latents)) / 120, 1),
+                           "static_model_version": str(getattr(static, "version", "?"))}
+    else:
+        print(f"No static model, so no teacher–student training ({reason}).", file=sys.stderr)
+    if args.dataset:
+        songs = dt.prepare_songs(dt.labelled_songs(args.dataset), cache_dir=DEFAULT_FEATURE_CACHE,
+                                 opensmile=False, progress=True)
+        latents = [encoder.transform(s.inputs["patches"]) for s in songs]
+        if head is None:
+            head = SequenceRegressor(config)
+        else:
+            head = dt._clone_fitted(head, epochs=args.fine_tune_epochs)
+        head.fit(latents, [s.targets for s in songs])
+        info["labelled_songs"] = [s.key for s in songs]
+    if head is None:
+        raise ModelError("Nothing to train the dynamic model on: the static model (the teacher) is "
+                         "missing and no labelled --dataset was given.")
+    model = DynamicEmotionModel(encoder, head, version=_version(info), info=info)
+    path = model.save(args.out)
+    print(f"dynamic model written to {path} (version {model.version})")
+    return 0
+
+
+def _version(info: dict) -> str:
+    from datetime import datetime, timezone
+
+    kind = "ts" if info["teacher"] else "labelled"
+    return f"vae-lstm-{kind}-{datetime.now(timezone.utc):%Y%m%d}"
+
+
+def experiment_dynamic(args) -> int:
+    import torch
+
+    from emolab.models import dynamic_training as dt
+    from emolab.models.sequence import SequenceConfig, SequenceRegressor
+    from emolab.models.vae import PatchVAE
+
+    torch.set_num_threads(1)
+    encoders, notes = {}, []
+    for name, path in (("vae", args.vae), ("ae", args.ae)):
+        if Path(path).is_file():
+            encoders[name] = PatchVAE.load(path)
+        else:
+            notes.append(f"No {name.upper()} checkpoint at {path}: its row is missing "
+                         f"(pretrain with `python -m emolab pretrain-vae{' --ae' if name == 'ae' else ''}`).")
+    static, reason = dt.load_static_model()
+    if static is None:
+        notes.append(f"No static model ({reason}): windowed-static and teacher–student rows are missing.")
+    config = SequenceConfig(epochs=args.epochs)
+    teacher_head = None
+    if static is not None and args.audio and "vae" in encoders:
+        latents, targets = dt.teacher_corpus(dt.audio_files(args.audio), encoders["vae"], static,
+                                             cache_dir=DEFAULT_FEATURE_CACHE,
+                                             max_minutes=args.max_minutes, progress=True)
+        teacher_head = SequenceRegressor(SequenceConfig(front_end="vae", epochs=args.epochs)).fit(latents, targets)
+        notes.append(f"Teacher–student head trained on {sum(map(len, latents)) / 120:.0f} minutes of "
+                     f"unlabelled audio from {args.audio} ({len(latents)} tracks).")
+    songs = dt.prepare_songs(dt.labelled_songs(args.dataset), cache_dir=DEFAULT_FEATURE_CACHE, progress=True)
+    experiment = dt.DynamicExperiment(encoders=encoders, static_model=static, teacher_head=teacher_head,
+                                      config=config, progress=True)
+    scores = experiment.run(songs)
+    summary = dt.summarise(scores)
+    command = "python -m emolab " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "python -m emolab experiment dynamic"
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(dt.report_markdown(summary, command=command, songs=[s.key for s in songs], notes=notes))
+    scores.to_csv(out.with_suffix(".csv"), index=False)
+    print(summary[["rmse_valence_mean", "rmse_arousal_mean", "r_valence_mean", "r_arousal_mean"]]
+          .round(3).to_string())
+    print(f"written {out}")
+    return 0

@@ -35,6 +35,7 @@ class TripletConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
     dropout: float = 0.1
+    input_noise: float = 0.0
     random_state: int | None = 0
 
 
@@ -183,6 +184,9 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         Semi-hard negative mining from the second round on.
     batch_size, learning_rate, weight_decay, dropout
         Adam optimisation settings.
+    input_noise : float
+        Standard deviation of Gaussian noise added to the (standardised) inputs while
+        training; a regulariser that keeps the embedding smooth.
     random_state : int or None
         Seed for weights, mining and batching; a fixed seed gives identical results.
 
@@ -199,7 +203,8 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
 
     def __init__(self, n_components=None, hidden_units=64, positive_threshold=0.1, negative_threshold=0.5,
                  triplets_per_anchor=10, margin=1.0, epochs=20, mining_rounds=1, semi_hard=False,
-                 batch_size=128, learning_rate=1e-3, weight_decay=1e-4, dropout=0.1, random_state=0):
+                 batch_size=128, learning_rate=1e-3, weight_decay=1e-4, dropout=0.1, input_noise=0.0,
+                 random_state=0):
         self.n_components = n_components
         self.hidden_units = hidden_units
         self.positive_threshold = positive_threshold
@@ -213,6 +218,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.dropout = dropout
+        self.input_noise = input_noise
         self.random_state = random_state
 
     @classmethod
@@ -282,12 +288,15 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         total = 0.0
         for start in range(0, len(order), self.batch_size):
             batch = order[start:start + self.batch_size]
-            z = self.network_(inputs[batch.reshape(-1)]).reshape(len(batch), 3, -1)
+            x = inputs[batch.reshape(-1)]
+            if self.input_noise:
+                x = x + self.input_noise * torch.randn_like(x)
+            z = self.network_(x).reshape(len(batch), 3, -1)
             loss = loss_fn(z[:, 0], z[:, 1], z[:, 2])
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            total += float(loss) * len(batch)
+            total += loss.item() * len(batch)
         return total / len(order)
 
     def _embed(self, torch, inputs) -> np.ndarray:

@@ -1,0 +1,51 @@
+"""Dynamic model speed: seconds to predict the 2 Hz curve of a 4-minute song (warm).
+
+Usage::
+
+    .venv/bin/python benchmarks/dynamic.py [--minutes 4] [--repeats 5] [--threads 2]
+
+Loads the shipped model (``data/models/dynamic``), predicts once to warm up, then
+times ``predict_curve`` on synthetic audio at 22.05 kHz. Target: ≤ 1 s on 2 cores.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from emolab.config import ANALYSIS_SR
+from emolab.models.sequence import DynamicEmotionModel
+
+
+def synthetic_song(minutes: float, sr: int = ANALYSIS_SR) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    t = np.arange(int(minutes * 60 * sr)) / sr
+    chords = np.sin(2 * np.pi * 220 * t) + np.sin(2 * np.pi * 277 * t) + np.sin(2 * np.pi * 330 * t)
+    swell = 0.5 + 0.5 * np.sin(2 * np.pi * t / 20)
+    return (0.1 * swell * chords + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=4.0)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model = DynamicEmotionModel.load()
+    y = synthetic_song(args.minutes)
+    model.predict_curve(y[: ANALYSIS_SR * 10], ANALYSIS_SR)  # warm-up
+    timings = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        times, _, _ = model.predict_curve(y, ANALYSIS_SR)
+        timings.append(time.perf_counter() - start)
+    print(f"| audio | points | median s | best s | threads |\n|---|---|---|---|---|\n"
+          f"| {args.minutes:g} min | {len(times)} | {np.median(timings):.3f} | {min(timings):.3f} "
+          f"| {args.threads} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Consistent copies of the index: backup while it is in use, restore when it is not."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import duckdb
+
+from emolab.exceptions import IndexError_
+
+
+def backup(index, target) -> Path:
+    """Write a consistent copy of ``index`` to the new file ``target`` (one transaction)."""
+    target = Path(target).resolve()
+    if target.exists():
+        raise IndexError_(f"'{target}' exists already; choose a new file for the backup.")
+    if target == Path(index.path).resolve():
+        raise IndexError_("The backup must go to another file than the index itself.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    con = index.con
+    source = con.execute("SELECT current_database()").fetchone()[0]
+    alias = "emolab_backup"
+    con.execute(f"ATTACH '{_quote(target)}' AS {alias}")
+    try:
+        con.execute(f'COPY FROM DATABASE "{source}" TO {alias}')
+    finally:
+        con.execute(f"DETACH {alias}")
+    return target
+
+
+def restore(backup_path, target) -> Path:
+    """Replace the index file ``target`` by a backup, atomically; ``target`` must not be open."""
+    backup_path, target = Path(backup_path), Path(target)
+    _check_is_index(backup_path)
+    if target.exists():
+        try:
+            duckdb.connect(str(target)).close()
+        except duckdb.IOException as exc:
+            raise IndexError_(f"'{target}' is open in another program; close it first.") from exc
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".restore")
+    os.close(fd)
+    shutil.copyfile(backup_path, tmp)
+    os.replace(tmp, target)
+    wal = target.with_name(target.name + ".wal")
+    if wal.exists():
+        wal.unlink()
+    return target
+
+
+def _check_is_index(path: Path) -> None:
+    if not path.is_file():
+        raise IndexError_(f"No backup at '{path}'.")
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+        con.execute("SELECT max(version) FROM schema_version").fetchone()
+        con.close()
+    except duckdb.Error as exc:
+        raise IndexError_(f"'{path}' is not an EmoLab index backup.") from exc
+
+
+def _quote(path: Path) -> str:
+    return str(path).replace("'", "''")

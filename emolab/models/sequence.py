@@ -1,0 +1,458 @@
+"""Dynamic emotion: valence and arousal every 0.5 s.
+
+A front end turns audio into one input vector per 0.5 s frame (frame *i* covers
+[0.5 i, 0.5 i + 1) s, stamped ``0.5 i + 0.5``); an LSTM (or BLSTM) head maps the
+sequence to (valence, arousal) per frame on [-1, 1]. Front ends:
+
+``vae``
+    latent means of a pretrained β-VAE over log-mel patches (the seed's VAE-LSTM);
+``ae``
+    the same with a plain autoencoder (AE-LSTM);
+``cnn``
+    a small CNN over log-mel patches trained end to end with the head (CNN-LSTM);
+``opensmile``
+    the 260 DEAM openSMILE frame features (BLSTM-features, Xu et al. 2015).
+
+:func:`windowed_static_curve` is the baseline (and the teacher of the shipped model): the
+static model applied to sliding windows of openSMILE frames, then smoothed.
+:class:`DynamicEmotionModel` is what EmoLab ships and predicts with.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emolab.config import ANALYSIS_SR, HOP_SECONDS, MODELS_DIR
+from emolab.exceptions import ModelError, ParameterError
+from emolab.models.vae import PatchVAE, resize_patches
+
+FRONT_ENDS = ("vae", "ae", "cnn", "opensmile")
+#: Seconds of audio analysed at once by :meth:`DynamicEmotionModel.predict_curve`.
+CHUNK_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class SequenceConfig:
+    """Hyper-parameters of :class:`SequenceRegressor`."""
+
+    front_end: str = "vae"
+    hidden_size: int = 32
+    bidirectional: bool = False
+    dropout: float = 0.1
+    cnn_patch_shape: tuple[int, int] = (64, 32)
+    cnn_dim: int = 32
+    epochs: int = 80
+    batch_size: int = 16
+    segment_frames: int = 60  # training excerpts of 30 s
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    random_state: int | None = 0
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def build_head(config: SequenceConfig, input_dim: int):
+    """The torch module: optional patch CNN, LSTM, linear read-out, tanh."""
+    torch = _torch()
+    nn = torch.nn
+
+    class Head(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cnn = None
+            dim = input_dim
+            if config.front_end == "cnn":
+                self.cnn = nn.Sequential(
+                    nn.Conv2d(1, 8, 3, stride=2, padding=1), nn.ELU(),
+                    nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ELU(),
+                    nn.Conv2d(16, 16, 3, stride=2, padding=1), nn.ELU(),
+                    nn.AdaptiveAvgPool2d((4, 2)), nn.Flatten(), nn.Linear(16 * 8, config.cnn_dim), nn.ELU())
+                dim = config.cnn_dim
+            self.drop = nn.Dropout(config.dropout)
+            self.lstm = nn.LSTM(dim, config.hidden_size, batch_first=True,
+                                bidirectional=config.bidirectional)
+            self.out = nn.Linear(config.hidden_size * (2 if config.bidirectional else 1), 2)
+
+        def forward(self, x):  # x: (batch, time, d) or (batch, time, mels, bins)
+            if self.cnn is not None:
+                b, t = x.shape[:2]
+                x = self.cnn(x.reshape(b * t, 1, *x.shape[2:])).reshape(b, t, -1)
+            h, _ = self.lstm(self.drop(x))
+            return torch.tanh(self.out(self.drop(h)))
+
+    return Head()
+
+
+class SequenceRegressor:
+    """LSTM head from per-frame inputs to (valence, arousal) per frame.
+
+    Parameters
+    ----------
+    config : SequenceConfig
+    warm_start : bool
+        If True and already fitted, ``fit`` continues training the current network
+        (keeping its input scaling): fine-tuning.
+
+    Attributes
+    ----------
+    network_ : torch.nn.Module
+    mean_, std_ : np.ndarray, shape (d,)
+        Standardisation of vector inputs (zeros/ones for the CNN front end).
+    input_shape_ : tuple
+        Shape of one frame's input.
+    """
+
+    def __init__(self, config: SequenceConfig | None = None, *, warm_start: bool = False):
+        self.config = config
+        self.warm_start = warm_start
+
+    @property
+    def config_(self) -> SequenceConfig:
+        return self.config or SequenceConfig()
+
+    def fit(self, inputs, targets):
+        """Train on sequences.
+
+        Parameters
+        ----------
+        inputs : list of np.ndarray, each shape (n_i, d) (or (n_i, mels, bins) for ``cnn``)
+        targets : list of np.ndarray, each shape (n_i, 2)
+            (valence, arousal) per frame on [-1, 1]; NaN where a frame is unlabelled.
+
+        Returns
+        -------
+        self
+        """
+        torch = _torch()
+        cfg = self.config_
+        if cfg.front_end not in FRONT_ENDS:
+            raise ParameterError(f"Unknown front end '{cfg.front_end}'; choose one of {FRONT_ENDS}.")
+        inputs = [self._prepare(x) for x in inputs]
+        if not inputs or len(inputs) != len(targets):
+            raise ParameterError("Give one target curve per input sequence (and at least one).")
+        if cfg.random_state is not None:
+            torch.manual_seed(cfg.random_state)
+        rng = np.random.default_rng(cfg.random_state)
+        if not (self.warm_start and hasattr(self, "network_")):
+            self._fit_scaling(inputs)
+            self.network_ = build_head(cfg, self.input_shape_[0])
+        opt = torch.optim.AdamW(self.network_.parameters(), lr=cfg.learning_rate,
+                                weight_decay=cfg.weight_decay)
+        xs = [self._scale(x) for x in inputs]
+        ys = [np.asarray(y, dtype=np.float32).reshape(len(x), 2) for x, y in zip(xs, targets)]
+        lengths = np.array([len(x) for x in xs], dtype=float)
+        steps = max(1, int(np.ceil(lengths.sum() / (cfg.segment_frames * cfg.batch_size))))
+        self.network_.train()
+        for _ in range(cfg.epochs):
+            for _ in range(steps):
+                xb, yb = self._batch(xs, ys, lengths, rng)
+                pred = self.network_(torch.from_numpy(xb))
+                target = torch.from_numpy(yb)
+                mask = ~torch.isnan(target)
+                if not mask.any():
+                    continue
+                loss = torch.mean((pred[mask] - target[mask]) ** 2)
+                opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.network_.parameters(), 1.0)
+                opt.step()
+        self.network_.eval()
+        return self
+
+    def predict(self, x) -> np.ndarray:
+        """(valence, arousal) per frame of one sequence.
+
+        Parameters
+        ----------
+        x : np.ndarray, shape (n, d) or (n, mels, bins)
+
+        Returns
+        -------
+        np.ndarray, shape (n, 2), on [-1, 1]
+        """
+        torch = _torch()
+        if not hasattr(self, "network_"):
+            raise ModelError("This sequence model is not trained yet; call fit() or load it.")
+        x = self._scale(self._prepare(x))
+        if len(x) == 0:
+            return np.zeros((0, 2), np.float32)
+        with torch.no_grad():
+            return self.network_(torch.from_numpy(x)[None])[0].numpy()
+
+    def state(self) -> dict:
+        return {"kind": "SequenceRegressor", "config": asdict(self.config_),
+                "network": self.network_.state_dict(), "mean": self.mean_, "std": self.std_,
+                "input_shape": tuple(self.input_shape_)}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "SequenceRegressor":
+        cfg = dict(state["config"])
+        cfg["cnn_patch_shape"] = tuple(cfg["cnn_patch_shape"])
+        model = cls(SequenceConfig(**cfg))
+        model.mean_, model.std_ = np.asarray(state["mean"]), np.asarray(state["std"])
+        model.input_shape_ = tuple(state["input_shape"])
+        model.network_ = build_head(model.config_, model.input_shape_[0])
+        model.network_.load_state_dict(state["network"])
+        model.network_.eval()
+        return model
+
+    # -- internals -----------------------------------------------------------------------
+    def _prepare(self, x) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        if self.config_.front_end == "cnn":
+            if x.ndim != 3:
+                raise ParameterError(f"The CNN front end expects patches (n, mels, bins), got {x.shape}.")
+            return resize_patches(x, self.config_.cnn_patch_shape)
+        if x.ndim != 2:
+            raise ParameterError(f"Expected per-frame vectors of shape (n, d), got {x.shape}.")
+        return x
+
+    def _fit_scaling(self, inputs):
+        stacked = np.concatenate(inputs)
+        self.input_shape_ = stacked.shape[1:]
+        if self.config_.front_end == "cnn":
+            self.mean_, self.std_ = np.array([stacked.mean()]), np.array([stacked.std() or 1.0])
+        else:
+            self.mean_ = stacked.mean(axis=0)
+            std = stacked.std(axis=0)
+            self.std_ = np.where(std > 1e-8, std, 1.0)
+
+    def _scale(self, x) -> np.ndarray:
+        return np.nan_to_num((x - self.mean_) / self.std_).astype(np.float32)
+
+    def _batch(self, xs, ys, lengths, rng):
+        seg = self.config_.segment_frames
+        picks = rng.choice(len(xs), size=self.config_.batch_size, p=lengths / lengths.sum())
+        xb = np.zeros((len(picks), seg, *self.input_shape_), np.float32)
+        yb = np.full((len(picks), seg, 2), np.nan, np.float32)
+        for row, i in enumerate(picks):
+            start = rng.integers(0, max(1, len(xs[i]) - seg + 1))
+            piece = slice(start, start + seg)
+            n = len(xs[i][piece])
+            xb[row, :n], yb[row, :n] = xs[i][piece], ys[i][piece]
+        return xb, yb
+
+
+# -- front ends: audio -> per-frame inputs ------------------------------------------------
+def frame_times(n: int) -> np.ndarray:
+    """Centres of frames ``0..n-1`` on the 0.5 s grid: ``0.5 i + 0.5`` (seconds)."""
+    return np.arange(n) * HOP_SECONDS + HOP_SECONDS
+
+
+def n_frames_for(duration: float) -> int:
+    """Frames of the 0.5 s grid for a recording of ``duration`` seconds (at least one)."""
+    return max(1, int(np.floor((duration - 1.0) / HOP_SECONDS + 1e-9)) + 1)
+
+
+def logmel_sequence(y: np.ndarray, sr: int, *, chunk_seconds: float = CHUNK_SECONDS) -> np.ndarray:
+    """Log-mel patches on the 0.5 s grid, computed chunk by chunk (bounded memory).
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n_samples,)
+    sr : int
+
+    Returns
+    -------
+    patches : np.ndarray, shape (n_frames, n_mels, n_bins)
+        ``n_frames = n_frames_for(len(y) / sr)``; audio shorter than 1 s is zero-padded.
+    """
+    from emolab.features.spectral import logmel_patches
+
+    y = _pad_to_one_second(np.asarray(y, dtype=np.float32), sr)
+    n = n_frames_for(len(y) / sr)
+    per_chunk = int(round(chunk_seconds / HOP_SECONDS))
+    hop = int(round(HOP_SECONDS * sr))
+    pieces = []
+    for first in range(0, n, per_chunk):
+        # One extra patch on each side, so that no kept patch touches a chunk edge (where
+        # the STFT pads by reflection); the chunks then join seamlessly.
+        lead = 1 if first > 0 else 0
+        start = (first - lead) * hop
+        stop = (first + per_chunk + 2) * hop
+        _, patches = logmel_patches(_pad_to_one_second(y[start:stop], sr), sr)
+        pieces.append(patches[lead: lead + min(per_chunk, n - first)])
+    return _fit_length(np.concatenate(pieces), n)
+
+
+def opensmile_sequence(y: np.ndarray, sr: int) -> np.ndarray:
+    """The 260 openSMILE frame features on the 0.5 s grid, shape (n_frames, 260)."""
+    from emolab.features.deam import opensmile_frames
+
+    y = _pad_to_one_second(np.asarray(y, dtype=np.float32), sr)
+    _, frames = opensmile_frames(y, sr)
+    return _fit_length(np.asarray(frames, dtype=np.float32), n_frames_for(len(y) / sr))
+
+
+def _pad_to_one_second(y: np.ndarray, sr: int) -> np.ndarray:
+    return np.pad(y, (0, sr - len(y))) if len(y) < sr else y
+
+
+def _fit_length(x: np.ndarray, n: int) -> np.ndarray:
+    """Trim or edge-pad along the first axis to exactly ``n`` rows (feature grids differ by ±1)."""
+    if len(x) >= n:
+        return x[:n]
+    if len(x) == 0:
+        raise ParameterError("No frames could be computed from this audio.")
+    return np.concatenate([x, np.repeat(x[-1:], n - len(x), axis=0)])
+
+
+# -- windowed static baseline ---------------------------------------------------------------
+def windowed_static_curve(frames: np.ndarray, static_model, *, frame_columns=None,
+                          window_seconds: float = 10.0, smoothing_seconds: float = 5.0) -> np.ndarray:
+    """The static model applied to sliding windows of openSMILE frames, smoothed.
+
+    A window's feature vector is the mean of its frames, exactly as
+    :func:`emolab.features.deam.song_level` makes a song's vector from all of them.
+
+    Parameters
+    ----------
+    frames : np.ndarray, shape (n, len(frame_columns))
+        openSMILE frames on the 0.5 s grid.
+    static_model : StaticEmotionModel
+        Has ``feature_columns`` (DEAM74 names) and ``predict(X) -> (mean, std)``.
+    frame_columns : list of str, optional
+        Names of the columns of ``frames``; default ``DEAM_FRAME_COLUMNS`` (260).
+    window_seconds : float
+        Length of the window centred on each frame (shorter at the edges).
+    smoothing_seconds : float
+        Width of the moving average applied to the predictions.
+
+    Returns
+    -------
+    np.ndarray, shape (n, 2)
+        (valence, arousal) per frame on [-1, 1].
+    """
+    from emolab.features import deam
+
+    frame_columns = list(deam.DEAM_FRAME_COLUMNS if frame_columns is None else frame_columns)
+    frames = np.asarray(frames, dtype=np.float64)
+    columns = model_columns(static_model)
+    missing = [c for c in columns if c not in frame_columns]
+    if missing:
+        raise ModelError(f"The static model needs columns the frames lack: {missing[:3]}.")
+    x = frames[:, [frame_columns.index(c) for c in columns]]
+    half = max(1, int(round(window_seconds / HOP_SECONDS / 2)))
+    cumulative = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
+    lo = np.clip(np.arange(len(x)) - half, 0, len(x))
+    hi = np.clip(np.arange(len(x)) + half + 1, 0, len(x))
+    windows = (cumulative[hi] - cumulative[lo]) / (hi - lo)[:, None]
+    mean, _ = static_model.predict(windows)
+    curve = np.clip(np.asarray(mean, dtype=np.float64)[:, :2], -1, 1)
+    return smooth(curve, frames=int(round(smoothing_seconds / HOP_SECONDS)))
+
+
+def model_columns(static_model) -> list[str]:
+    columns = getattr(static_model, "feature_columns", None)
+    if columns is None:
+        raise ModelError("The static model does not say which feature columns it expects.")
+    return list(columns)
+
+
+def smooth(curve: np.ndarray, *, frames: int) -> np.ndarray:
+    """Centred moving average over ``frames`` rows (edges use the frames available)."""
+    curve = np.asarray(curve, dtype=np.float64)
+    if frames <= 1 or len(curve) < 2:
+        return curve
+    kernel = np.ones(frames)
+    pad = frames // 2
+    out = np.empty_like(curve)
+    for j in range(curve.shape[1]):
+        total = np.convolve(np.pad(curve[:, j], pad), kernel, mode="same")[pad: pad + len(curve)]
+        count = np.convolve(np.pad(np.ones(len(curve)), pad), kernel, mode="same")[pad: pad + len(curve)]
+        out[:, j] = total / count
+    return out
+
+
+# -- the shipped model ----------------------------------------------------------------------
+class DynamicEmotionModel:
+    """VAE encoder + LSTM head: EmoLab's dynamic (2 Hz) emotion predictor.
+
+    Parameters
+    ----------
+    encoder : PatchVAE
+        Pretrained (unlabelled) log-mel autoencoder; its latent means are the head's input.
+    head : SequenceRegressor
+        Trained with ``front_end='vae'``.
+    version : str
+    info : dict, optional
+        How it was trained (shown on the model card and in the app).
+    """
+
+    FILENAME = "model.pt"
+
+    def __init__(self, encoder: PatchVAE, head: SequenceRegressor, *, version: str = "1",
+                 info: dict | None = None):
+        self.encoder = encoder
+        self.head = head
+        self.version = version
+        self.info = info or {}
+
+    def latent_sequence(self, y: np.ndarray, sr: int) -> np.ndarray:
+        """Latent vectors on the 0.5 s grid, shape (n_frames, latent_dim)."""
+        y, sr = _at_analysis_rate(y, sr)
+        return self.encoder.transform(logmel_sequence(y, sr))
+
+    def predict_curve(self, y: np.ndarray, sr: int):
+        """Valence and arousal every 0.5 s.
+
+        Parameters
+        ----------
+        y : np.ndarray, shape (n_samples,)
+            Mono audio (any length; shorter than 1 s is padded).
+        sr : int
+
+        Returns
+        -------
+        times : np.ndarray, shape (n,)
+            ``0.5 i + 0.5`` seconds; the first point at 0.5 s.
+        valence, arousal : np.ndarray, shape (n,)
+            On [-1, 1].
+        """
+        curve = np.clip(self.head.predict(self.latent_sequence(y, sr)), -1.0, 1.0).astype(np.float64)
+        return frame_times(len(curve)), curve[:, 0], curve[:, 1]
+
+    def save(self, path) -> Path:
+        """Write the model into the folder ``path`` (``model.pt``, a few MB at most)."""
+        torch = _torch()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        encoder_state = self.encoder.state()
+        encoder_state.pop("optimizer", None)
+        encoder_state.pop("history", None)
+        torch.save({"kind": "DynamicEmotionModel", "version": self.version, "info": self.info,
+                    "encoder": encoder_state, "head": self.head.state()}, path / self.FILENAME)
+        return path
+
+    @classmethod
+    def load(cls, path=None) -> "DynamicEmotionModel":
+        """Load from a folder written by :meth:`save` (default ``data/models/dynamic``)."""
+        path = Path(path) if path is not None else MODELS_DIR / "dynamic"
+        file = path / cls.FILENAME if path.is_dir() or not path.suffix else path
+        if not file.is_file():
+            raise ModelError(f"No dynamic emotion model at '{path}'. Train it with: "
+                             "python -m emolab train-dynamic --audio FOLDER")
+        try:
+            state = _torch().load(file, map_location="cpu", weights_only=False)
+            return cls(PatchVAE.from_state(state["encoder"]), SequenceRegressor.from_state(state["head"]),
+                       version=str(state["version"]), info=dict(state.get("info", {})))
+        except (KeyError, RuntimeError, EOFError) as exc:
+            raise ModelError(f"The dynamic model at '{file}' is damaged or from an older "
+                             "EmoLab; retrain it with: python -m emolab train-dynamic") from exc
+
+
+def _at_analysis_rate(y: np.ndarray, sr: int):
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 1:
+        raise ParameterError(f"Expected mono audio of shape (n_samples,), got {y.shape}.")
+    if sr != ANALYSIS_SR and len(y):
+        import soxr
+
+        y = soxr.resample(y, sr, ANALYSIS_SR).astype(np.float32)
+    return y, ANALYSIS_SR

@@ -1,0 +1,84 @@
+"""Explore spaces: the raw feature space beside the TNN embedding, as 2-D maps (Fig. 2 live)."""
+import streamlit as st
+
+from emolab import plots, ui
+from emolab.exceptions import EmolabError
+
+st.title("Explore spaces")
+st.caption("Each dot is a song, placed by t-SNE or UMAP so that songs with similar features lie "
+           "close together. Left: the features the TNN reads; right: the TNN's own embedding. "
+           "If the embedding has learned emotion, colours change smoothly across the right map. "
+           "The score under each map is the R² of a k-nearest-neighbour regression of valence "
+           "and arousal in that 2-D map (1 = emotion is perfectly ordered, 0 = not at all).")
+index = ui.get_index()
+projection = ui.optional("emolab.projection")
+if projection is None:
+    ui.missing("The projection maps are not installed yet.",
+               "update EmoLab (the module `emolab.projection` provides them), then run "
+               "`python -m emolab project`.")
+    st.stop()
+
+c1, c2, c3, c4 = st.columns(4)
+method = c1.segmented_control("Method", ["umap", "tsne"], default="umap", key="explore_method",
+                              format_func=lambda m: {"umap": "UMAP", "tsne": "t-SNE"}[m]) or "umap"
+if method == "umap":
+    params = {"n_neighbors": c2.slider("Neighbours", 5, 100, 15, 5, key="explore_nn")}
+else:
+    params = {"perplexity": c2.slider("Perplexity", 5, 100, 30, 5, key="explore_perp")}
+color_by = c3.radio("Colour by", ["valence", "arousal"], horizontal=True, key="explore_colour")
+source = c4.radio("Emotion from", ["human", "predicted"], horizontal=True, key="explore_source")
+
+
+@st.cache_data(show_spinner="Computing the maps (once; they are kept in the index)…",
+               max_entries=16)
+def maps(path, gen, method, params_items, color_by, source):
+    return projection.paired_maps(ui.get_index(), method=method, params=dict(params_items),
+                                  color_by=color_by, source=source)
+
+
+try:
+    points = maps(str(ui.default_db_path()), ui.generation(), method,
+                  tuple(sorted(params.items())), color_by, source)
+except EmolabError as exc:
+    ui.show_error(exc)
+    st.stop()
+if points is None or len(points) == 0:
+    st.info("No song has both the TNN's input features and an emotion yet: import DEAM's "
+            "features (`python -m emolab import-dataset deam …`) or ingest music.")
+    st.stop()
+
+scores = points.attrs.get("scores", {})
+spaces = [("raw", "Raw features"), ("tnn", "TNN embedding")]
+selected = set()
+columns = st.columns(len(spaces))
+for (space, title), column in zip(spaces, columns):
+    x, y = f"{space}_x", f"{space}_y"
+    if x not in points:
+        column.caption(f"{title}: not available.")
+        continue
+    with column:
+        chart = plots.projection_map(points.dropna(subset=[x, y]), x=x, y=y, color=color_by,
+                                     color_title=f"{source} {color_by}", title=title,
+                                     selection_name=f"brush_{space}")
+        event = st.altair_chart(chart, on_select="rerun", key=f"explore_{space}")
+        score = scores.get(space)
+        if score is not None:
+            text = (f"{score['valence']:.2f} · {score['arousal']:.2f}"
+                    if isinstance(score, dict) else f"{score:.2f}")
+            st.metric("k-NN R² (valence · arousal)", text)
+        box = ui.picked_interval(event, f"brush_{space}")
+        if x in box and y in box:
+            inside = points[x].between(*box[x]) & points[y].between(*box[y])
+            selected |= set(points.loc[inside, "song_id"].astype(int))
+
+st.caption(f"{len(points):,} songs. Drag a rectangle on either map to list those songs.")
+if selected:
+    table = ui.song_table().set_index("song_id")
+    chosen = points[points["song_id"].isin(selected)]
+    st.markdown(f"**{len(chosen)} songs selected**")
+    shown = [c for c in ("title", "artist", "valence", "arousal") if c in chosen]
+    st.dataframe(chosen[shown], hide_index=True)
+    for song_id in chosen["song_id"].head(3):
+        st.caption(table.loc[int(song_id), "label"])
+        if not ui.play(table.loc[int(song_id), "source_path"]):
+            st.caption("(no audio stored)")

@@ -1,0 +1,71 @@
+"""Query: a read-only SQL console over the index."""
+import streamlit as st
+
+from emolab import ui
+from emolab.exceptions import EmolabError
+from emolab.index import query_guard
+
+st.title("Query")
+st.caption("Read-only SQL (DuckDB dialect) over the index's own tables. The console cannot "
+           "change the index or read files; queries stop after 10 s and return at most "
+           "10,000 rows. Valence and arousal are on −1 … 1.")
+index = ui.get_index()
+
+EXAMPLES = {
+    "Songs per origin": "SELECT origin, count(*) AS songs FROM songs GROUP BY origin ORDER BY songs DESC",
+    "Happiest songs by human label": (
+        "SELECT s.title, s.artist, avg(a.valence) AS valence, avg(a.arousal) AS arousal\n"
+        "FROM annotations a JOIN songs s USING (song_id)\nWHERE a.kind = 'static'\n"
+        "GROUP BY ALL ORDER BY valence DESC LIMIT 20"),
+    "Where humans and the model disagree": (
+        "SELECT s.title, a.valence AS human_valence, p.valence AS predicted_valence,\n"
+        "       abs(a.valence - p.valence) AS gap\nFROM annotations a\n"
+        "JOIN static_predictions p USING (song_id)\nJOIN songs s USING (song_id)\n"
+        "WHERE a.kind = 'static'\nORDER BY gap DESC LIMIT 20"),
+    "Quadrant counts (predicted)": (
+        "SELECT CASE WHEN valence >= 0 AND arousal >= 0 THEN 'happy/excited'\n"
+        "            WHEN valence < 0 AND arousal >= 0 THEN 'tense/angry'\n"
+        "            WHEN valence < 0 THEN 'sad/depressed' ELSE 'calm/relaxed' END AS quadrant,\n"
+        "       count(*) AS songs\nFROM static_predictions GROUP BY quadrant ORDER BY songs DESC"),
+    "Annotators and their work": (
+        "SELECT annotator, kind, count(*) AS annotations, min(created_at) AS first\n"
+        "FROM annotations GROUP BY annotator, kind ORDER BY annotations DESC"),
+}
+
+
+def use_example():
+    st.session_state["query_sql"] = EXAMPLES[st.session_state["query_example"]]
+
+
+st.selectbox("Example queries", list(EXAMPLES), key="query_example", on_change=use_example,
+             index=None, placeholder="Pick an example to start from…")
+st.session_state.setdefault("query_sql", EXAMPLES["Songs per origin"])
+sql = st.text_area("SQL", key="query_sql", height=170)
+if st.button("Run query", type="primary", icon=":material/play_arrow:"):
+    try:
+        st.session_state["query_result"] = (sql, query_guard.run(index.con, sql, max_rows=10_000,
+                                                                  timeout=10.0))
+        st.session_state.pop("query_refusal", None)
+    except EmolabError as exc:
+        st.session_state["query_refusal"] = str(exc)
+        st.session_state.pop("query_result", None)
+
+if st.session_state.get("query_refusal"):
+    st.error(st.session_state["query_refusal"], icon=":material/block:")
+elif st.session_state.get("query_result"):
+    ran, result = st.session_state["query_result"]
+    note = " (cut at 10,000 rows)" if result.attrs.get("truncated") else ""
+    st.caption(f"{len(result):,} rows{note}")
+    st.dataframe(result, hide_index=True)
+    st.download_button("Download CSV", result.to_csv(index=False).encode("utf-8"),
+                       file_name="emolab-query.csv", mime="text/csv", icon=":material/download:")
+
+with st.expander("Tables of the index", icon=":material/table:"):
+    st.markdown(
+        "- `songs`: title, artist, origin, dataset, duration, has_audio …\n"
+        "- `annotations`: human labels (kind static/segment, t0, t1, valence, arousal, "
+        "annotator, tags, note, revision)\n"
+        "- `annotation_history`: every change with who and when\n"
+        "- `static_predictions`: model_version, valence, arousal and their std\n"
+        "- `curves`: source (human/predicted), t0, hop, valence[], arousal[]\n"
+        "- `features`, `frame_features`, `embeddings`, `projections`")

@@ -1,0 +1,61 @@
+"""A small, fully populated index for the app's tests and benchmark (no models needed)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from emolab.index import annotations, emotion, open_index, songs
+
+COMPOSERS = ("J. S. Bach", "W. A. Mozart", "L. van Beethoven", "R. Schumann", "S. Joplin",
+             "Traditional")
+FORMS = ("Chorale", "Minuet", "Sonatina", "Rag", "Nocturne", "Folk tune", "Prelude", "Waltz")
+
+
+def _tone(path: Path, freq: float, seconds: float, sr: int = 22050) -> None:
+    t = np.arange(int(seconds * sr)) / sr
+    y = 0.3 * np.sin(2 * np.pi * freq * t) * np.minimum(1.0, t * 4)
+    sf.write(path, y.astype(np.float32), sr)
+
+
+def fill_index(path, *, n_songs: int = 6, audio_dir=None, seed: int = 0,
+               curve_seconds: float = 30.0) -> list[int]:
+    """Create an index at ``path`` with songs, predictions, curves and annotations.
+
+    Every song gets a static prediction and a predicted curve; every other song a human
+    static label (annotator "ref") and a human curve. With ``audio_dir``, the first six
+    songs get a short generated WAV file. Returns the song ids.
+    """
+    rng = np.random.default_rng(seed)
+    ids = []
+    with open_index(path) as index, index.transaction() as con:
+        for i in range(n_songs):
+            wav = None
+            if audio_dir is not None and i < 6:
+                wav = Path(audio_dir) / f"song{i}.wav"
+                _tone(wav, 220.0 * (1 + i / 4), 4.0)
+            song_id = songs.add_song(
+                con, title=f"{FORMS[i % len(FORMS)]} no. {i + 1}",
+                artist=COMPOSERS[i % len(COMPOSERS)], origin="demo" if i % 3 else "dataset",
+                dataset=None if i % 3 else "emomusic", dataset_id=None if i % 3 else str(i),
+                duration=curve_seconds, has_audio=wav is not None,
+                source_path=None if wav is None else str(wav), content_hash=f"hash{i}")
+            ids.append(song_id)
+            centre = rng.uniform(-0.8, 0.8, size=2)
+            emotion.put_static_prediction(con, song_id, "static-test", centre[0], centre[1],
+                                          0.1, 0.12)
+            n = int(curve_seconds / 0.5)
+            walk = np.cumsum(rng.normal(0, 0.05, size=(n, 2)), axis=0)
+            curve = np.clip(centre + walk, -1, 1)
+            emotion.put_curve(con, song_id, source="predicted", model_version="dynamic-test",
+                              t0=0.5, hop=0.5, valence=curve[:, 0], arousal=curve[:, 1])
+            if i % 2 == 0:
+                human = np.clip(centre + rng.normal(0, 0.1, size=2), -1, 1)
+                annotations.insert(con, {"song_id": song_id, "annotator": "ref",
+                                         "kind": "static", "valence": human[0],
+                                         "arousal": human[1], "tags": ["test"]})
+                emotion.put_curve(con, song_id, source="human", model_version="human",
+                                  t0=15.0, hop=0.5, valence=curve[30:, 0] * 0.9,
+                                  arousal=curve[30:, 1] * 0.9)
+    return ids

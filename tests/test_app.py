@@ -1,0 +1,192 @@
+"""Every page of the Streamlit app, run headless with streamlit.testing.v1.AppTest."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from emolab.index import annotations, open_index
+from tests.app_data import fill_index
+from tests.conftest import chord, encode
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGES = {
+    "library": "Library", "analyse": "Analyse", "explore": "Explore spaces",
+    "search": "Search by emotion", "sketch": "Sketch a profile", "query": "Query",
+    "annotate": "Annotate & export", "models": "Models",
+}
+HOSTILE = [
+    "COPY songs TO '/tmp/emolab-app-test.csv'",
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "ATTACH '/tmp/emolab-other.duckdb' AS other",
+    "INSTALL httpfs",
+    "SELECT * FROM '/etc/passwd'",
+    "DELETE FROM songs",
+]
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    """The index the app opens ($EMOLAB_DB), filled with six songs with audio."""
+    path = tmp_path / "app.duckdb"
+    monkeypatch.setenv("EMOLAB_DB", str(path))
+    monkeypatch.setenv("EMOLAB_NO_DEMO", "1")
+    fill_index(path, n_songs=6, audio_dir=tmp_path)
+    return path
+
+
+def open_page(name: str, **state) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    if name != "library":
+        at.switch_page(f"pages/{name}.py").run()
+    return at
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_every_page_renders(db, name):
+    at = open_page(name)
+    assert_clean(at)
+    assert at.title[0].value == PAGES[name]
+
+
+def test_library_counts_and_opens_nothing_by_default(db):
+    at = open_page("library")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Songs"] == "6"
+    assert metrics["Human static labels"] == "3"
+    assert metrics["With predictions"] == "6"
+    assert len(at.dataframe[0].value) == 6
+
+
+def test_library_text_filter(db):
+    at = open_page("library")
+    at.text_input(key="lib_text").input("mozart").run()
+    assert list(at.dataframe[0].value["artist"]) == ["W. A. Mozart"]
+
+
+def test_empty_library_offers_the_demo_without_building_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMOLAB_DB", str(tmp_path / "empty.duckdb"))
+    monkeypatch.setenv("EMOLAB_NO_DEMO", "1")
+    at = open_page("library")
+    assert_clean(at)
+    assert "The library is empty." in [i.value for i in at.info]
+    assert any("demo library" in b.label for b in at.button)
+
+
+@pytest.mark.parametrize("sql", HOSTILE)
+def test_query_refuses_hostile_sql(db, sql):
+    at = open_page("query")
+    at.text_area(key="query_sql").input(sql)
+    at.button[0].click().run()
+    assert_clean(at)
+    assert len(at.error) == 1 and at.error[0].value
+    assert not at.dataframe
+    assert not Path("/tmp/emolab-app-test.csv").exists()
+
+
+def test_query_returns_rows_and_csv(db):
+    at = open_page("query")
+    at.text_area(key="query_sql").input("SELECT title FROM songs ORDER BY song_id")
+    at.button[0].click().run()
+    assert_clean(at)
+    assert not at.error
+    assert at.dataframe[0].value["title"].iloc[0] == "Chorale no. 1"
+    assert any(b.label == "Download CSV" for b in at.get("download_button"))
+
+
+def test_search_typed_values_rank_nearest_first(db):
+    at = open_page("search")
+    at.radio(key="search_source").set_value("model predictions")
+    at.number_input(key="search_v").set_value(0.0)
+    at.number_input(key="search_a").set_value(0.0).run()
+    assert_clean(at)
+    if not at.dataframe:  # emolab.search not installed: the page says so
+        assert "not installed" in at.info[0].value
+        return
+    distances = at.dataframe[0].value["distance"].tolist()
+    assert len(distances) == 6 and distances == sorted(distances)
+
+
+def test_sketch_without_strokes_asks_for_a_drawing(db):
+    at = open_page("sketch")
+    assert_clean(at)
+    assert any("Draw a curve" in i.value or "not installed" in i.value or "canvas" in i.value
+               for i in at.info)
+
+
+def test_analyse_library_song_shows_prediction_and_curves(db):
+    at = open_page("analyse", song_id=1)
+    assert_clean(at)
+    assert at.subheader[0].value == "Chorale no. 1 — J. S. Bach"
+    caption = " ".join(c.value for c in at.caption)
+    assert "predicted valence" in caption and "human valence" in caption
+    charts = at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
+    assert len(charts) >= 3  # plane, waveform, curves
+
+
+def test_analyse_upload_reports_result_or_missing_model(db):
+    at = open_page("analyse")
+    at.get("file_uploader")[0].upload("tone.wav", encode(chord(seconds=4.0), 22050),
+                                      "audio/wav").run()
+    assert_clean(at)
+    text = " ".join([*(i.value for i in at.info), *(c.value for c in at.caption),
+                     *(e.value for e in at.error)])
+    assert ("predicted valence" in text or "not trained yet" in text
+            or "analysis failed" in text), text
+
+
+def test_static_annotation_is_saved(db):
+    at = open_page("annotate", song_id=2)
+    at.text_input(key="annotator").input("tester").run()
+    at.number_input(key="ann_v_2").set_value(-0.4)
+    at.number_input(key="ann_a_2").set_value(0.6)
+    at.text_input(key="ann_tags_2").input("lament, minor")
+    next(b for b in at.button if b.label == "Save label").click().run()
+    assert_clean(at)
+    assert not at.error
+    with open_index(db) as index:
+        saved = annotations.find_static(index.con, 2, "tester")
+    assert saved["valence"] == pytest.approx(-0.4) and saved["arousal"] == pytest.approx(0.6)
+    assert list(saved["tags"]) == ["lament", "minor"]
+
+
+def test_editing_an_existing_label_and_conflict(db):
+    at = open_page("annotate", song_id=1)
+    at.text_input(key="annotator").input("ref").run()
+    at.number_input(key="ann_v_1").set_value(0.25)
+    next(b for b in at.button if b.label == "Save changes").click().run()
+    assert_clean(at)
+    assert not at.error
+    with open_index(db) as index:
+        label = annotations.find_static(index.con, 1, "ref")
+        assert label["valence"] == pytest.approx(0.25) and label["revision"] == 2
+        # Someone else saves the same label while this session still shows revision 2.
+        annotations.update(index.con, label["annotation_id"], {"valence": 0.9},
+                           expected_revision=2, who="colleague")
+    at.number_input(key="ann_v_1").set_value(-0.5)
+    next(b for b in at.button if b.label == "Save changes").click().run()
+    assert_clean(at)
+    assert at.error and "first save wins" in at.error[0].value
+    with open_index(db) as index:
+        assert annotations.find_static(index.con, 1, "ref")["valence"] == pytest.approx(0.9)
+
+
+def test_annotation_without_annotator_is_refused(db):
+    at = open_page("annotate", song_id=3)
+    next(b for b in at.button if b.label == "Save label").click().run()
+    assert at.error and "Annotator" in at.error[0].value
+
+
+def test_models_page_says_how_to_train_missing_models(db):
+    at = open_page("models")
+    assert_clean(at)
+    text = " ".join(i.value for i in at.info)
+    assert "train-static" in text or "version" in " ".join(c.value for c in at.caption)

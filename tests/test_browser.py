@@ -1,0 +1,261 @@
+"""End-to-end tests of the app in a real headless Chromium (Playwright), one server per module.
+
+Never skipped: CI installs /usr/bin/chromium; without it these tests fail with a message.
+Screenshots of every page land in test-artifacts/ (git-ignored).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.app_data import fill_index
+from tests.conftest import encode, chord
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+PAGES = {
+    "Library": "library", "Analyse": "analyse", "Explore spaces": "explore",
+    "Search by emotion": "search", "Sketch a profile": "sketch", "Query": "query",
+    "Annotate & export": "annotate", "Models": "models",
+}
+HOSTILE = {
+    "COPY songs TO '/tmp/emolab-stolen.csv'": "SELECT",
+    "SELECT * FROM read_csv('/etc/passwd')": "not allowed",
+    "ATTACH '/tmp/other.duckdb' AS other": "SELECT",
+    "INSTALL httpfs": "SELECT",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(db_path: Path, *, port: int, log_path: Path) -> subprocess.Popen:
+    """Start ``streamlit run app.py`` on a loopback port against ``db_path``; wait for health."""
+    env = dict(os.environ, EMOLAB_DB=str(db_path), EMOLAB_NO_DEMO="1")
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--server.headless", "true", "--client.showErrorDetails", "full"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited early; see {log_path}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"streamlit did not answer on port {port} within 60 s; see {log_path}")
+
+
+def launch_chromium(playwright):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install the 'chromium' package (apt-get install "
+                    "chromium); the browser tests never download a browser.")
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def wait_idle(page, *, timeout: float = 60_000) -> None:
+    """Wait until Streamlit has finished running the script after the last interaction."""
+    try:
+        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="running"]',
+                               timeout=1500)
+    except Exception:
+        pass  # the run may already be over
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
+                           timeout=timeout)
+    page.wait_for_timeout(300)
+
+
+def goto_page(page, title: str) -> None:
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
+    page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
+    wait_idle(page)
+
+
+def assert_no_exception(page, where: str) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, f"exception on {where}"
+    assert "Traceback" not in page.inner_text("body"), f"traceback on {where}"
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("browser")
+    db = folder / "index.duckdb"
+    fill_index(db, n_songs=8, audio_dir=folder)
+    port = _free_port()
+    proc = start_server(db, port=port, log_path=folder / "streamlit.log")
+    yield {"url": f"http://127.0.0.1:{port}", "folder": folder, "db": db}
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(server, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    tab = context.new_page()
+    tab.set_default_timeout(60_000)
+    tab.goto(server["url"])
+    tab.get_by_role("heading", name="Library").first.wait_for()
+    wait_idle(tab)
+    yield tab
+    context.close()
+
+
+def test_every_page_renders_without_exception(page):
+    for title, name in PAGES.items():
+        goto_page(page, title)
+        assert_no_exception(page, title)
+        shot(page, name)
+
+
+def test_analyse_upload_shows_prediction_or_says_model_missing(page, server):
+    wav = server["folder"] / "upload.wav"
+    wav.write_bytes(encode(chord(seconds=6.0), 22050))
+    goto_page(page, "Analyse")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(wav))
+    page.get_by_text("upload.wav", exact=False).first.wait_for()
+    wait_idle(page, timeout=180_000)
+    assert_no_exception(page, "Analyse after upload")
+    body = page.inner_text("body")
+    if "predicted valence" in body:
+        charts = page.locator('[data-testid="stVegaLiteChart"]')
+        assert charts.count() >= 3  # plane, waveform, curves
+        assert "Emotion over time" in body
+    else:
+        assert ("static model is not trained yet" in body
+                or "pipeline is not installed" in body
+                or page.locator('[data-testid="stAlertContentError"]').count() == 1), body[-2000:]
+    shot(page, "analyse-upload")
+
+
+def test_click_on_plane_searches(page):
+    goto_page(page, "Search by emotion")
+    valence_input = page.get_by_label("Valence")
+    assert valence_input.input_value() == "0.50"
+    chart = page.locator('[data-testid="stVegaLiteChart"] canvas').first
+    box = chart.bounding_box()
+    # Lower-left quadrant of the plot area (axes take the left and bottom margins).
+    page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.75)
+    wait_idle(page)
+    valence = float(valence_input.input_value())
+    arousal = float(page.get_by_label("Arousal").input_value())
+    assert valence < 0 and arousal < 0, (valence, arousal)
+    assert_no_exception(page, "Search after click")
+    body = page.inner_text("body")
+    assert "songs nearest to valence" in body or "search is not installed" in body
+    shot(page, "search-click")
+
+
+def test_sketch_stroke_ranks_songs(page):
+    goto_page(page, "Sketch a profile")
+    canvas = page.locator("canvas.upper-canvas").first
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 10, box["y"] + box["height"] * 0.8)
+    page.mouse.down()
+    for x in np.linspace(0.05, 0.95, 25):
+        y = 0.8 - 0.6 * x
+        page.mouse.move(box["x"] + box["width"] * x, box["y"] + box["height"] * y, steps=2)
+    page.mouse.up()
+    wait_idle(page)
+    assert_no_exception(page, "Sketch after stroke")
+    body = page.inner_text("body")
+    assert "closest to your sketch" in body or "search is not installed" in body, body[-1500:]
+    shot(page, "sketch-stroke")
+
+
+def run_query(page, sql: str) -> None:
+    box = page.get_by_label("SQL")
+    box.fill(sql)
+    box.press("Control+Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Run query").click()
+    wait_idle(page)
+
+
+def test_hostile_queries_are_refused(page):
+    goto_page(page, "Query")
+    for sql, expected in HOSTILE.items():
+        run_query(page, sql)
+        error = page.locator('[data-testid="stAlertContentError"]')
+        assert error.count() == 1, sql
+        assert expected in error.inner_text(), (sql, error.inner_text())
+    assert not Path("/tmp/emolab-stolen.csv").exists()
+    shot(page, "query-refused")
+
+
+def test_annotation_edit_saved_and_exported(page):
+    goto_page(page, "Annotate & export")
+    page.get_by_label("Annotator").fill("browser-tester")
+    page.get_by_label("Annotator").press("Enter")
+    wait_idle(page)
+    valence = page.get_by_label("Valence").first
+    valence.fill("-0.35")
+    valence.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Save label").click()
+    wait_idle(page)
+    assert_no_exception(page, "Annotate after save")
+    shot(page, "annotate-saved")
+
+    goto_page(page, "Query")
+    run_query(page, "SELECT annotator, kind, valence FROM annotations "
+                    "WHERE annotator = 'browser-tester'")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert rows == [{"annotator": "browser-tester", "kind": "static", "valence": "-0.35"}]
+
+    goto_page(page, "Annotate & export")
+    page.get_by_role("tab", name="Export / import").click()
+    wait_idle(page)
+    button = page.get_by_role("button", name="Download annotations CSV")
+    if button.count() == 0:
+        assert "export and import are not installed" in page.inner_text("body")
+        return
+    with page.expect_download() as download:
+        button.click()
+    text = Path(download.value.path()).read_text()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert any("browser-tester" in row.values() for row in rows), text[:500]
+    assert sum("ref" in row.values() for row in rows) >= 4

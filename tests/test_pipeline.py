@@ -1,0 +1,103 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emolab import pipeline
+from emolab.index import open_index, songs, vectors
+from tests.conftest import chord, encode, tone
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_folder(folder: Path, n_good=17, n_bad=3, seconds=3.0) -> Path:
+    """A small music folder: generated songs in several formats, some broken files, non-audio."""
+    folder.mkdir(parents=True, exist_ok=True)
+    formats = ["wav", "flac", "ogg", "mp3"]
+    rng = np.random.default_rng(0)
+    for i in range(n_good):
+        sr = [22050, 44100, 16000, 48000][i % 4]
+        freqs = 220 * 2 ** (rng.integers(0, 12, size=3) / 12)
+        y = chord(tuple(freqs), seconds=seconds, sr=sr) + 0.01 * rng.standard_normal(int(seconds * sr))
+        sub = folder / ("sub" if i % 5 == 0 else "")
+        sub.mkdir(exist_ok=True)
+        fmt = formats[i % 4]
+        (sub / f"song{i:02d}.{fmt}").write_bytes(encode(y.astype(np.float32), sr, fmt.upper()))
+    bad = [b"", b"RIFF\x00\x00garbage" * 10, encode(tone(seconds=2), 22050, "FLAC")[:100]]
+    for i in range(n_bad):
+        (folder / f"broken{i}.{['wav', 'mp3', 'flac'][i % 3]}").write_bytes(bad[i % 3])
+    (folder / "cover.jpg").write_bytes(b"\xff\xd8 not audio")
+    return folder
+
+
+def test_analyse_returns_features_and_a_summary():
+    data = encode(chord(seconds=4.0, sr=44100), 44100, "FLAC")
+    analysis = pipeline.analyse(data, name="c.flac")
+    assert analysis.duration == pytest.approx(4.0, abs=0.05) and analysis.sample_rate == 44100
+    assert analysis.deam74.shape == (74,) and np.isfinite(analysis.deam74).all()
+    assert analysis.librosa.size >= 1000 and np.isfinite(analysis.librosa).all()
+    summary = json.loads(json.dumps(analysis.summary()))
+    assert summary["features"]["deam74_dims"] == 74
+
+
+def test_add_to_index_is_idempotent_by_content(index):
+    data = encode(chord(seconds=3.0), 22050)
+    analysis = pipeline.analyse(data, name="chord.wav")
+    a = pipeline.add_to_index(index, analysis, title="Chord")
+    b = pipeline.add_to_index(index, analysis, title="Chord again")
+    assert a == b and songs.stats(index.con)["songs"] == 1
+    ids, X, _ = vectors.get_features(index.con, "deam74")
+    assert ids.tolist() == [a] and X.shape == (1, 74)
+
+
+def test_ingest_folder_reports_failures_and_resumes(tmp_path, index):
+    folder = make_folder(tmp_path / "music")
+    report = pipeline.ingest([folder], index=index, workers=2, with_models=False,
+                             progress=lambda *a: None)
+    assert len(report.added) == 17 and len(report.failed) == 3
+    failed = dict(report.failed)
+    assert all(Path(p).name.startswith("broken") for p in failed)
+    assert all(reason and "Traceback" not in reason for reason in failed.values())
+    again = pipeline.ingest([folder], index=index, workers=2, with_models=False,
+                            progress=lambda *a: None)
+    assert again.added == [] and len(again.skipped) == 17
+    assert songs.stats(index.con)["songs"] == 17
+
+
+def _cli(*args, env=None):
+    return subprocess.Popen([sys.executable, "-m", "emolab", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _hashes(db):
+    with open_index(db, read_only=True) as idx:
+        rows = idx.con.execute("SELECT content_hash FROM songs").fetchall()
+        features = idx.con.execute("SELECT count(*) FROM features").fetchone()[0]
+    return sorted(r[0] for r in rows), features
+
+
+@pytest.mark.slow
+def test_ingest_killed_midway_then_resumed_equals_a_clean_run(tmp_path):
+    folder = make_folder(tmp_path / "music", n_good=8, n_bad=0, seconds=2.0)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    clean = tmp_path / "clean.duckdb"
+    assert _cli("ingest", str(folder), "--db", str(clean), "--no-models", "--workers", "1",
+                env=env).wait(timeout=300) == 0
+    killed = tmp_path / "killed.duckdb"
+    for delay in (4.0, 6.0):
+        proc = _cli("ingest", str(folder), "--db", str(killed), "--no-models", "--workers", "1",
+                    env=env)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    done = _cli("ingest", str(folder), "--db", str(killed), "--no-models", "--workers", "1", env=env)
+    out, err = done.communicate(timeout=300)
+    assert done.returncode == 0, err
+    assert _hashes(killed) == _hashes(clean)
+    assert _hashes(clean)[1] == 16  # deam74 + librosa for each of 8 songs, none duplicated

@@ -1,0 +1,234 @@
+"""Dynamic emotion: the 0.5 s grid, the sequence heads, the shipped model's contract."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from emolab.config import MODELS_DIR
+from emolab.exceptions import ModelError, ParameterError
+from emolab.models.dynamic_training import (
+    DynamicExperiment,
+    LabelledSong,
+    curve_on_grid,
+    curve_scores,
+    summarise,
+)
+from emolab.models.sequence import (
+    DynamicEmotionModel,
+    SequenceConfig,
+    SequenceRegressor,
+    frame_times,
+    logmel_sequence,
+    n_frames_for,
+    smooth,
+    windowed_static_curve,
+)
+from emolab.models.vae import PatchVAE, VAEConfig
+
+torch.set_num_threads(1)
+SR = 22050
+MAJOR = (261.63, 329.63, 392.0)  # C major
+MINOR = (220.0, 261.63, 329.63)  # A minor
+
+
+def chord_audio(segments, *, seconds=2.0, sr=SR):
+    """Concatenated chords; ``segments`` is a list of (mode, loud) pairs."""
+    t = np.arange(int(seconds * sr)) / sr
+    pieces = []
+    for mode, loud in segments:
+        freqs = MAJOR if mode == "major" else MINOR
+        tone = sum(np.sin(2 * np.pi * f * h * t) / h for f in freqs for h in (1, 2, 3))
+        pieces.append((0.25 if loud else 0.01) * tone / 6)
+    return np.concatenate(pieces).astype(np.float32)
+
+
+def chord_targets(segments, *, seconds=2.0):
+    """Valence follows the mode, arousal the loudness, per 0.5 s frame (NaN across changes)."""
+    y_len = len(segments) * seconds
+    n = n_frames_for(y_len)
+    start = frame_times(n) - 0.5
+    out = np.full((n, 2), np.nan)
+    for i, s in enumerate(start):
+        a, b = int(s // seconds), int((s + 0.999) // seconds)
+        if a == b:
+            mode, loud = segments[a]
+            out[i] = (0.6 if mode == "major" else -0.6, 0.6 if loud else -0.6)
+    return out
+
+
+def random_segments(rng, n):
+    return [(rng.choice(["major", "minor"]), bool(rng.integers(2))) for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    """A dynamic model with a barely trained VAE and head (for shape/contract tests)."""
+    rng = np.random.default_rng(0)
+    segs = random_segments(rng, 6)
+    patches = logmel_sequence(chord_audio(segs), SR)
+    encoder = PatchVAE(VAEConfig(epochs=1, channels=(4, 8, 8), latent_dim=8)).fit([patches, patches])
+    head = SequenceRegressor(SequenceConfig(epochs=1, hidden_size=8)).fit(
+        [encoder.transform(patches)], [chord_targets(segs)])
+    return DynamicEmotionModel(encoder, head, version="test")
+
+
+def test_frame_grid_starts_at_half_a_second_every_half_second():
+    assert n_frames_for(0.2) == 1 and n_frames_for(1.0) == 1 and n_frames_for(1.49) == 1
+    assert n_frames_for(1.5) == 2 and n_frames_for(45.0) == 89
+    np.testing.assert_allclose(frame_times(4), [0.5, 1.0, 1.5, 2.0])
+
+
+def test_logmel_sequence_is_the_same_in_chunks_and_whole():
+    y = chord_audio(random_segments(np.random.default_rng(1), 4))  # 8 s
+    whole = logmel_sequence(y, SR, chunk_seconds=60.0)
+    chunked = logmel_sequence(y, SR, chunk_seconds=2.0)
+    assert len(whole) == n_frames_for(8.0) == 15
+    assert chunked.shape == whole.shape
+    np.testing.assert_allclose(chunked, whole, atol=1e-3)
+
+
+def test_predict_curve_shapes_and_time_alignment(tiny_model):
+    y = chord_audio([("major", True)] * 3, seconds=1.1)  # 3.3 s
+    times, valence, arousal = tiny_model.predict_curve(y, SR)
+    assert len(times) == len(valence) == len(arousal) == n_frames_for(3.3) == 5
+    np.testing.assert_allclose(times, 0.5 + 0.5 * np.arange(5))
+    assert np.all(np.abs(valence) <= 1) and np.all(np.abs(arousal) <= 1)
+
+
+def test_very_short_audio_gives_one_point(tiny_model):
+    for seconds in (0.0, 0.05, 0.8, 1.9):
+        y = chord_audio([("minor", True)], seconds=seconds) if seconds else np.zeros(0, np.float32)
+        times, valence, arousal = tiny_model.predict_curve(y, SR)
+        assert len(times) == n_frames_for(seconds) and times[0] == 0.5
+        assert np.all(np.isfinite(valence)) and np.all(np.isfinite(arousal))
+
+
+def test_other_sample_rates_give_the_same_grid(tiny_model):
+    y = chord_audio([("major", True)] * 2, sr=44100)
+    times, _, _ = tiny_model.predict_curve(y, 44100)
+    assert len(times) == n_frames_for(4.0)
+
+
+def test_long_quiet_audio_is_processed_in_bounded_time(tiny_model):
+    rng = np.random.default_rng(0)
+    y = (0.001 * rng.standard_normal(10 * 60 * SR)).astype(np.float32)  # 10 minutes
+    start = time.perf_counter()
+    times, valence, _ = tiny_model.predict_curve(y, SR)
+    assert time.perf_counter() - start < 20
+    assert len(times) == n_frames_for(600.0) == 1199
+    assert np.all(np.isfinite(valence))
+
+
+def test_model_round_trip_predicts_identically(tiny_model, tmp_path):
+    tiny_model.save(tmp_path / "dynamic")
+    again = DynamicEmotionModel.load(tmp_path / "dynamic")
+    y = chord_audio([("minor", False), ("major", True)])
+    for a, b in zip(tiny_model.predict_curve(y, SR), again.predict_curve(y, SR)):
+        np.testing.assert_array_equal(a, b)
+    assert again.version == "test"
+
+
+def test_missing_model_says_how_to_train_it(tmp_path):
+    with pytest.raises(ModelError, match="train-dynamic"):
+        DynamicEmotionModel.load(tmp_path / "nowhere")
+
+
+def test_head_learns_loudness_and_mode_from_generated_audio():
+    """Arousal follows loudness, valence follows major vs minor: a CNN-LSTM learns both."""
+    rng = np.random.default_rng(42)
+    train = [random_segments(rng, 8) for _ in range(6)]
+    test = [("major", True), ("minor", False), ("minor", True), ("major", False)] * 2
+    head = SequenceRegressor(SequenceConfig(front_end="cnn", epochs=40, hidden_size=16,
+                                            segment_frames=16, batch_size=8, dropout=0.0))
+    head.fit([logmel_sequence(chord_audio(s), SR) for s in train], [chord_targets(s) for s in train])
+    pred = head.predict(logmel_sequence(chord_audio(test), SR))
+    scores = curve_scores(pred, chord_targets(test))
+    assert scores["r_arousal"] > 0.8 and scores["r_valence"] > 0.8
+    assert scores["rmse_arousal"] < 0.35 and scores["rmse_valence"] < 0.35
+
+
+def test_head_rejects_wrong_shapes():
+    with pytest.raises(ParameterError):
+        SequenceRegressor(SequenceConfig(front_end="opensmile")).fit([np.zeros((5, 2, 2))], [np.zeros((5, 2))])
+    with pytest.raises(ParameterError):
+        SequenceRegressor(SequenceConfig(front_end="nope")).fit([np.zeros((5, 2))], [np.zeros((5, 2))])
+
+
+def test_fine_tuning_continues_from_the_fitted_head():
+    rng = np.random.default_rng(0)
+    x = [rng.normal(size=(40, 4)).astype(np.float32) for _ in range(3)]
+    y = [np.tanh(xi[:, :2]) for xi in x]
+    head = SequenceRegressor(SequenceConfig(front_end="opensmile", epochs=5, segment_frames=20)).fit(x, y)
+    before = head.predict(x[0])
+    head.warm_start = True
+    head.fit(x, y)
+    after = head.predict(x[0])
+    assert not np.allclose(before, after)
+    np.testing.assert_array_equal(head.mean_, np.concatenate(x).mean(axis=0))
+
+
+def test_human_curve_lands_on_the_frame_grid():
+    # emoMusic: 61 points from 15.0 s every 0.5 s; a 45 s clip has 89 frames.
+    curve = (15.0, 0.5, np.linspace(-0.5, 0.5, 61), np.zeros(61))
+    grid = curve_on_grid(curve, 89)
+    first = np.flatnonzero(~np.isnan(grid[:, 0]))[0]
+    assert frame_times(89)[first] == 15.0 and grid[first, 0] == -0.5
+    assert np.isnan(grid[:first]).all() and np.sum(~np.isnan(grid[:, 0])) == 60  # 45.0 s has no frame
+
+
+class LinearStatic:
+    """A stand-in static model honouring the contract (``feature_columns``, ``predict``)."""
+
+    def __init__(self, columns):
+        self.feature_columns = list(columns)
+
+    def predict(self, x):
+        mean = np.tanh(np.stack([x[:, 0], x[:, 1]], axis=1))
+        return mean, np.zeros_like(mean)
+
+
+def test_windowed_static_averages_windows_then_smooths():
+    columns = ["a", "b", "c"]
+    frames = np.zeros((40, 3))
+    frames[20:, 0] = 1.0  # valence feature jumps half-way
+    curve = windowed_static_curve(frames, LinearStatic(["a", "b"]), frame_columns=columns,
+                                  window_seconds=4.0, smoothing_seconds=1.0)
+    assert curve.shape == (40, 2)
+    assert curve[0, 0] == 0 and curve[-1, 0] == pytest.approx(np.tanh(1.0))
+    assert np.all(np.diff(curve[:, 0]) >= -1e-12)  # a ramp, not a step
+    assert 0 < curve[20, 0] < np.tanh(1.0)
+    np.testing.assert_allclose(smooth(np.ones((5, 2)), frames=3), np.ones((5, 2)))
+
+
+def test_experiment_scores_every_method_and_the_floor():
+    rng = np.random.default_rng(0)
+    songs = []
+    for k in range(3):
+        targets = np.full((30, 2), np.nan)
+        targets[10:] = rng.uniform(-0.5, 0.5, size=2) + 0.02 * rng.normal(size=(20, 2))
+        song = LabelledSong(f"toy:{k}", "", (5.5, 0.5, targets[10:, 0], targets[10:, 1]), targets=targets)
+        song.inputs["patches"] = rng.normal(size=(30, 64, 32)).astype(np.float32)
+        song.inputs["opensmile"] = rng.normal(size=(30, 6)).astype(np.float32)
+        songs.append(song)
+    experiment = DynamicExperiment(config=SequenceConfig(epochs=2, segment_frames=10, batch_size=4))
+    scores = experiment.run(songs)
+    table = summarise(scores)
+    assert set(table.index) == {"song mean (floor)", "mean curve", "CNN-LSTM", "BLSTM openSMILE-260"}
+    assert len(scores) == 4 * 3
+    floor = table.loc["song mean (floor)"]
+    assert floor["rmse_mean"] == table["rmse_mean"].min()
+
+
+def test_shipped_model_predicts_finite_values_on_the_unit_square():
+    if not (MODELS_DIR / "dynamic" / DynamicEmotionModel.FILENAME).is_file():
+        pytest.skip("no shipped dynamic model yet")
+    model = DynamicEmotionModel.load()
+    y = chord_audio([("major", True), ("minor", False)] * 2)
+    times, valence, arousal = model.predict_curve(y, SR)
+    assert len(times) == n_frames_for(8.0) and times[0] == 0.5
+    for curve in (valence, arousal):
+        assert np.all(np.isfinite(curve)) and np.all(np.abs(curve) <= 1)
+    assert isinstance(model.version, str) and model.version
