@@ -282,7 +282,10 @@ def export_annotations(index, path_or_buffer, *, annotator: str | None = None,
 
 def _write_text(path_or_buffer, text: str) -> None:
     if isinstance(path_or_buffer, (str, os.PathLike)):
-        Path(path_or_buffer).write_text(text, encoding="utf-8", newline="")
+        try:
+            Path(path_or_buffer).write_text(text, encoding="utf-8", newline="")
+        except OSError as exc:
+            raise ParameterError(f"Could not write '{path_or_buffer}': {exc.strerror or exc}.") from exc
         return
     try:
         path_or_buffer.write(text)
@@ -330,7 +333,7 @@ class ImportReport:
         if bad_lines:
             return (f"Nothing was imported: {len(bad_lines)} of {self.rows} rows have problems. "
                     "The file is applied all or nothing; fix these rows and import it again.")
-        return "Nothing was imported: the file cannot be read as an annotation table."
+        return "Nothing was imported:"
 
     def to_frame(self) -> pd.DataFrame:
         """The problems as a table: line, reason."""
@@ -404,7 +407,11 @@ def _read_limited(source, max_bytes: int, report: ImportReport) -> bytes | None:
                 0, f"The file is {path.stat().st_size / 1e6:.0f} MB; the limit is {limit_text}. "
                    "Split it into smaller files."))
             return None
-        return path.read_bytes()
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            report.problems.append(RowProblem(0, f"Could not read '{path}': {exc.strerror or exc}."))
+            return None
     data = source.read(max_bytes + 1)
     if isinstance(data, str):
         data = data.encode("utf-8")

@@ -21,21 +21,21 @@ if table.empty:
 label_tab, table_tab, exchange_tab = st.tabs(["Label a song", "All annotations", "Export / import"])
 
 
-def save(action, success: str) -> bool:
-    """Run one write; report conflicts and bad values as sentences."""
+def save(action, success: str):
+    """Run one write and return its result; report conflicts and bad values as sentences."""
     if not annotator.strip():
         st.error("Type your name in “Annotator” first: every label is stored with its author.")
-        return False
+        return None
     try:
         with index.transaction() as con:
-            action(con)
+            result = action(con)
     except EmolabError as exc:
         ui.show_error(exc)
-        return False
+        return None
     ui.index_changed()
     st.session_state.pop("ann_snapshot", None)
     st.toast(success, icon=":material/check:")
-    return True
+    return True if result is None else result
 
 
 with label_tab:
@@ -72,17 +72,24 @@ with label_tab:
         values = {"valence": valence, "arousal": arousal, "tags": tags, "note": note or None}
         if current is None:
             if st.button("Save label", type="primary", icon=":material/save:"):
-                save(lambda con: annotations.insert(
-                    con, {"song_id": song_id, "annotator": annotator, "kind": "static", **values}),
-                    "Label saved.")
-        elif st.button("Save changes", type="primary", icon=":material/save:"):
-            if save(lambda con: annotations.update(
+                if save(lambda con: annotations.insert(
+                        con, {"song_id": song_id, "annotator": annotator, "kind": "static",
+                              **values}), "Label saved."):
+                    st.session_state[seen_key] = 1
+        else:
+            b1, b2 = st.columns([1, 2])
+            if b1.button("Save changes", type="primary", icon=":material/save:"):
+                revision = save(lambda con: annotations.update(
                     con, int(current["annotation_id"]), values,
                     expected_revision=st.session_state[seen_key], who=annotator),
-                    "Label updated."):
-                st.session_state.pop(seen_key, None)
-        if current is not None:
-            st.caption(f"Editing your label (revision {int(current['revision'])}).")
+                    "Label updated.")
+                if revision:
+                    st.session_state[seen_key] = int(revision)
+            if b2.button("Reload the stored label", icon=":material/refresh:"):
+                for key in (seen_key, v_key, a_key, f"ann_tags_{song_id}", f"ann_note_{song_id}"):
+                    st.session_state.pop(key, None)
+                st.rerun()
+            st.caption(f"Editing your label (based on revision {st.session_state[seen_key]}).")
     with plane_col:
         others = existing[existing["kind"] == "static"].dropna(subset=["valence", "arousal"])
         layers = [plots.click_grid()]
@@ -171,7 +178,7 @@ with exchange_tab:
     e1, e2 = st.columns(2)
     scale = e1.radio("Scale of valence and arousal", ["unit", "1-9"], horizontal=True,
                      key="csv_scale", format_func={"unit": "−1 … 1", "1-9": "1 … 9 (DEAM)"}.get)
-    only = e2.selectbox("Annotator", ["everyone", *sorted(snapshot["annotator"].unique())],
+    only = e2.selectbox("Whose annotations", ["everyone", *sorted(snapshot["annotator"].unique())],
                         key="csv_annotator")
     try:
         buf = io.StringIO()

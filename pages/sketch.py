@@ -9,7 +9,7 @@ from emolab.exceptions import EmolabError
 st.title("Sketch a profile")
 index = ui.get_index()
 search = ui.optional("emolab.search")
-WIDTH, HEIGHT, POINTS = 640, 170, 64
+WIDTH, HEIGHT, POINTS = 760, 150, 64
 COLOURS = {"valence": plots.VALENCE_COLOR, "arousal": plots.AROUSAL_COLOR}
 
 st.caption("Draw one stroke on each canvas, left (start) to right (end): high means pleasant "
@@ -23,31 +23,28 @@ except Exception as exc:  # the component needs a running Streamlit server to re
 
 st.session_state.setdefault("sketch_round", 0)
 curves = {}
-draw_col, option_col = st.columns([7, 3])
-with draw_col:
-    for name in ("valence", "arousal"):
-        st.markdown(f"**{name.capitalize()}**")
-        result = st_canvas(
-            stroke_width=4, stroke_color=COLOURS[name], drawing_mode="freedraw",
-            background_image=ui.sketch_background(WIDTH, HEIGHT, name),
-            width=WIDTH, height=HEIGHT, key=f"sketch_{name}_{st.session_state['sketch_round']}",
-        )
-        curves[name] = ui.stroke_to_curve(result.json_data, width=WIDTH, height=HEIGHT, n=POINTS)
-with option_col:
-    mode = st.radio("Match", ["whole song", "segment"], key="sketch_mode",
-                    help="Whole song: the profile is stretched over each song. Segment: the "
-                         "best-matching stretch of the given length in any song.")
-    seconds = st.slider("Segment length (s)", 5, 60, 20, 5, key="sketch_seconds",
-                        disabled=mode != "segment")
-    source = st.radio("Song curves", ["predicted", "human"], horizontal=True, key="sketch_source")
-    metric = st.radio("Distance", ["dtw", "euclidean"], horizontal=True, key="sketch_metric",
-                      format_func={"dtw": "time-warped (DTW)", "euclidean": "point by point"}.get)
-    znorm = st.toggle("Compare shape only", key="sketch_znorm",
-                      help="Ignore each curve's level and range: match rises and falls.")
-    k = st.number_input("Songs", 1, 50, 8, key="sketch_k")
-    if st.button("Clear both", icon=":material/ink_eraser:"):
-        st.session_state["sketch_round"] += 1
-        st.rerun()
+o1, o2, o3, o4, o5 = st.columns([3, 3, 3, 3, 2])
+mode = o1.radio("Match", ["whole song", "segment"], key="sketch_mode", horizontal=True,
+                help="Whole song: the profile is stretched over each song. Segment: the "
+                     "best-matching stretch of the given length in any song.")
+seconds = o2.slider("Segment length (s)", 5, 60, 20, 5, key="sketch_seconds",
+                    disabled=mode != "segment")
+metric = o3.radio("Distance", ["dtw", "euclidean"], horizontal=True, key="sketch_metric",
+                  format_func={"dtw": "time-warped", "euclidean": "point by point"}.get)
+source = o4.radio("Song curves", ["predicted", "human"], horizontal=True, key="sketch_source")
+k = o5.number_input("Songs", 1, 50, 8, key="sketch_k")
+znorm = o1.toggle("Compare shape only", key="sketch_znorm",
+                  help="Ignore each curve's level and range: match rises and falls.")
+if o5.button("Clear", icon=":material/ink_eraser:", help="Clear both canvases"):
+    st.session_state["sketch_round"] += 1
+    st.rerun()
+for name in ("valence", "arousal"):
+    result = st_canvas(
+        stroke_width=4, stroke_color=COLOURS[name], drawing_mode="freedraw",
+        background_image=ui.sketch_background(WIDTH, HEIGHT, name),
+        width=WIDTH, height=HEIGHT, key=f"sketch_{name}_{st.session_state['sketch_round']}",
+    )
+    curves[name] = ui.stroke_to_curve(result.json_data, width=WIDTH, height=HEIGHT, n=POINTS)
 
 if search is None:
     ui.missing("Profile search is not installed yet.",

@@ -27,6 +27,9 @@ SHARED = ROOT.parent / "shared" / "data"
 DEFAULT_CLIPS = SHARED / "emomusic" / "clips_45seconds_mp3"
 DEFAULT_TABLE = SHARED / "deam" / "features" / "deam_features_74.csv"
 DEFAULT_IDS = (2, 3, 4, 5, 7, 8, 10, 12, 13, 17)
+#: The recomputable columns that do not need openSMILE's pitch and jitter/shimmer chain.
+WITHOUT_VOICING = [c for c in deam.RECOMPUTABLE_COLUMNS
+                   if not {"pitch", "voice_quality"} & set(deam.groups_for([c]))]
 START, END = "<!-- deam-agreement:start -->", "<!-- deam-agreement:end -->"
 
 
@@ -67,6 +70,7 @@ def timings(clips: Path, ids, repeats: int) -> list[tuple[str, float, float]]:
         ("all 130 contours, one pass (opensmile260)", None),
         ("trimmed to the 74 DEAM columns (deam74)", deam.DEAM74_COLUMNS),
         ("trimmed to the 67 recomputable columns", deam.RECOMPUTABLE_COLUMNS),
+        ("the 55 of those 67 without pitch and voice quality", WITHOUT_VOICING),
     ]
     cpu = {name: 0.0 for name, _ in variants}
     cpu["package IS13_ComParE.conf, LLDs only (no deltas)"] = 0.0

@@ -7,27 +7,19 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.app_data import fill_index
-from tests.conftest import encode, chord
+from tests.app_harness import (fill_index, free_port, launch_chromium, start_server, stop_server,
+                                wait_idle)
+from tests.conftest import chord, encode
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 PAGES = {
     "Library": "library", "Analyse": "analyse", "Explore spaces": "explore",
     "Search by emotion": "search", "Sketch a profile": "sketch", "Query": "query",
@@ -41,51 +33,11 @@ HOSTILE = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(db_path: Path, *, port: int, log_path: Path) -> subprocess.Popen:
-    """Start ``streamlit run app.py`` on a loopback port against ``db_path``; wait for health."""
-    env = dict(os.environ, EMOLAB_DB=str(db_path), EMOLAB_NO_DEMO="1")
-    log = open(log_path, "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--client.showErrorDetails", "full"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited early; see {log_path}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"streamlit did not answer on port {port} within 60 s; see {log_path}")
-
-
-def launch_chromium(playwright):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install the 'chromium' package (apt-get install "
-                    "chromium); the browser tests never download a browser.")
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-
-
-def wait_idle(page, *, timeout: float = 60_000) -> None:
-    """Wait until Streamlit has finished running the script after the last interaction."""
+def launch(playwright):
     try:
-        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="running"]',
-                               timeout=1500)
-    except Exception:
-        pass  # the run may already be over
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
-                           timeout=timeout)
-    page.wait_for_timeout(300)
+        return launch_chromium(playwright)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 def goto_page(page, title: str) -> None:
@@ -109,14 +61,10 @@ def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser")
     db = folder / "index.duckdb"
     fill_index(db, n_songs=8, audio_dir=folder)
-    port = _free_port()
+    port = free_port()
     proc = start_server(db, port=port, log_path=folder / "streamlit.log")
     yield {"url": f"http://127.0.0.1:{port}", "folder": folder, "db": db}
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_server(proc)
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +72,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
+        chromium = launch(playwright)
         yield chromium
         chromium.close()
 

@@ -246,3 +246,26 @@ def test_real_deam_agrees_with_emomusic_after_the_swap():
     late = deam[[int(i) > 1000 for i in deam.index]]
     assert len(late) == 1058
     assert datasets.DEAM_SWAPPED_IDS == (2, 1000)
+
+
+def test_read_pmemo_2019_layout(tmp_path):
+    ann = tmp_path / "annotations"
+    _write(ann / "static_annotations.csv", "musicId,Arousal(mean),Valence(mean)\n1,0.75,0.25\n4,0.5,0.5\n")
+    _write(ann / "static_annotations_std.csv", "musicId,Arousal(std),Valence(std)\n1,0.1,0.2\n4,0.1,0.1\n")
+    _write(ann / "dynamic_annotations.csv",
+           "musicId,frameTime,Arousal(mean),Valence(mean)\n1,15.5,1,0\n1,16.0,0.5,0\n1,16.5,0,0\n")
+    _write(tmp_path / "metadata.csv",
+           "musicId,fileName,title,artist,album,duration,chorus_start_time,chorus_end_time\n"
+           '1,1.mp3,"Good Drank, Live",2 Chainz,Pretty Girls,32.1,02:35,03:05\n')
+    (tmp_path / "chorus").mkdir()
+    write_audio(tmp_path / "chorus" / "1.wav", tone(seconds=0.5, sr=8000), 8000)
+    tables = read_pmemo(tmp_path)
+    static = tables.static.set_index("dataset_id")
+    assert (static.loc["1", "valence"], static.loc["1", "arousal"]) == pytest.approx((-0.5, 0.5))
+    assert static.loc["1", "valence_std"] == pytest.approx(0.4)
+    t0, hop, v, a = tables.curves["1"]
+    assert (t0, hop) == (15.5, 0.5)
+    np.testing.assert_allclose(a, [1.0, 0.0, -1.0])
+    songs = tables.songs.set_index("dataset_id")
+    assert songs.loc["1", "title"] == "Good Drank, Live" and songs.loc["1", "audio_path"].endswith("1.wav")
+    assert list(songs.index) == ["1", "4"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import threading
 import time
 
 import numpy as np
@@ -333,6 +334,28 @@ def test_binary_and_oversized_files(annotated, tmp_path):
     report = import_annotations(annotated, io.BytesIO(big.read_bytes()), max_bytes=10_000)
     assert not report.ok and "limit" in str(report)
     assert not import_annotations(annotated, tmp_path / "missing.csv").ok
+
+
+def test_concurrent_imports_of_one_annotation_first_save_wins(annotated):
+    frame = export_frame(annotated, annotator="clara")
+    barrier = threading.Barrier(4)
+    reports = []
+
+    def edit(value):
+        edited = frame.assign(valence=str(value))
+        barrier.wait()
+        reports.append(import_annotations(annotated, to_csv(edited)))
+
+    threads = [threading.Thread(target=edit, args=(v,)) for v in (-0.1, -0.2, -0.3, -0.4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.ok for r in reports) == [False, False, False, True]
+    assert all(r.problems for r in reports if not r.ok)  # the losers are told why
+    clara = export_frame(annotated, annotator="clara").iloc[0]
+    assert clara.revision == "2"
+    assert list(annotations.history(annotated.con).action).count("update") == 1
 
 
 # --------------------------------------------------------------------------- CLI

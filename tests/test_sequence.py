@@ -232,3 +232,49 @@ def test_shipped_model_predicts_finite_values_on_the_unit_square():
     for curve in (valence, arousal):
         assert np.all(np.isfinite(curve)) and np.all(np.abs(curve) <= 1)
     assert isinstance(model.version, str) and model.version
+
+
+def deam_fixture(root, sr=SR):
+    """A tiny tree in DEAM's layout: MEMD_audio/<id>.wav, static and dynamic annotations."""
+    from tests.conftest import write_audio
+
+    rng = np.random.default_rng(3)
+    (root / "MEMD_audio").mkdir(parents=True)
+    ann = root / "annotations" / "annotations averaged per song"
+    (ann / "song_level").mkdir(parents=True)
+    (ann / "dynamic (per second annotations)").mkdir(parents=True)
+    times = [f"sample_{ms}ms" for ms in range(1000, 7500, 500)]
+    static, rows = ["song_id, valence_mean, valence_std, arousal_mean, arousal_std"], {"v": [], "a": []}
+    for song in (1001, 1002, 1003):
+        segs = random_segments(rng, 4)
+        write_audio(root / "MEMD_audio" / f"{song}.wav", chord_audio(segs), sr)
+        target = chord_targets(segs)[1:1 + len(times)]
+        target = np.where(np.isnan(target), 0.0, target)
+        static.append(f"{song}, 5, 1, 5, 1")
+        rows["v"].append(f"{song}," + ",".join(f"{x:.3f}" for x in target[:, 0]))
+        rows["a"].append(f"{song}," + ",".join(f"{x:.3f}" for x in target[:, 1]))
+    (ann / "song_level" / "static_annotations_averaged_songs_1_2000.csv").write_text("\n".join(static) + "\n")
+    for dim, name in (("v", "valence.csv"), ("a", "arousal.csv")):
+        text = "song_id," + ",".join(times) + "\n" + "\n".join(rows[dim]) + "\n"
+        (ann / "dynamic (per second annotations)" / name).write_text(text)
+    return root
+
+
+def test_one_command_compares_front_ends_on_a_deam_layout(tmp_path):
+    """``experiment dynamic --dataset deam ROOT``: VAE-, AE-, CNN-LSTM and BLSTM-features rows."""
+    from emolab.cli import main
+
+    root = deam_fixture(tmp_path / "DEAM")
+    corpus = [logmel_sequence(chord_audio(random_segments(np.random.default_rng(k), 3)), SR) for k in range(2)]
+    for name, variational in (("vae", True), ("ae", False)):
+        PatchVAE(VAEConfig(epochs=1, channels=(4, 8, 8), variational=variational)).fit(corpus).save(
+            tmp_path / f"{name}.pt")
+    out = tmp_path / "dynamic.md"
+    code = main(["experiment", "dynamic", "--dataset", "deam", str(root), "--vae", str(tmp_path / "vae.pt"),
+                 "--ae", str(tmp_path / "ae.pt"), "--epochs", "2", "--out", str(out),
+                 "--cache", str(tmp_path / "cache")])
+    assert code == 0
+    report = out.read_text()
+    for row in ("VAE-LSTM", "AE-LSTM", "CNN-LSTM", "BLSTM openSMILE-260", "mean curve", "song mean (floor)"):
+        assert f"| {row} |" in report
+    assert "**3**" in report and "tiny" in report

@@ -14,8 +14,8 @@ import sys
 from emolab.exceptions import EmolabError
 
 COMMAND_MODULES = (
-    "emolab.cli.core",       # ingest, analyze, stats, query, export, import-annotations
-    "emolab.cli.data",       # import-dataset
+    "emolab.cli.core",       # ingest, analyze, stats, query, backup, restore
+    "emolab.cli.data",       # import-dataset, export, import-annotations
     "emolab.cli.static",     # experiment table1, train-static, predict-features
     "emolab.cli.dynamic",    # get-pretraining-audio, pretrain-vae, experiment dynamic, train-dynamic
     "emolab.cli.search",     # search-point, search-profile

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from emolab.config import MODELS_DIR, PROJECT_ROOT
-from emolab.exceptions import ModelError, ParameterError
+from emolab.exceptions import ModelError
 
 DEFAULT_PRETRAIN_AUDIO = Path.home() / ".cache" / "emolab" / "pretrain" / "audio"
 DEFAULT_VAE_DIR = Path.home() / ".cache" / "emolab" / "vae"
@@ -32,6 +32,7 @@ def register(commands, experiments) -> None:
     p.add_argument("--max-minutes", type=float, default=90.0, help="use at most this much audio")
     p.add_argument("--stride", type=int, default=2, help="use every n-th 0.5 s patch")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+    _cache_argument(p)
     p.set_defaults(func=pretrain_vae)
 
     p = commands.add_parser("train-dynamic", help="train the shipped dynamic (2 Hz) emotion model")
@@ -44,6 +45,7 @@ def register(commands, experiments) -> None:
     p.add_argument("--max-minutes", type=float, default=60.0, help="unlabelled audio used for the teacher")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--fine-tune-epochs", type=int, default=30)
+    _cache_argument(p)
     p.set_defaults(func=train_dynamic)
 
     p = experiments.add_parser("dynamic", help="leave-one-song-out comparison of 2 Hz models")
@@ -56,7 +58,14 @@ def register(commands, experiments) -> None:
     p.add_argument("--max-minutes", type=float, default=60.0)
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--out", default=str(PROJECT_ROOT / "docs" / "results" / "dynamic.md"))
+    _cache_argument(p)
     p.set_defaults(func=experiment_dynamic)
+
+
+def _cache_argument(parser) -> None:
+    parser.add_argument("--cache", default=str(DEFAULT_FEATURE_CACHE),
+                        help="where computed log-mel and openSMILE frames are kept (default "
+                             "~/.cache/emolab/features)")
 
 
 def get_pretraining_audio(args) -> int:
@@ -75,7 +84,7 @@ def pretrain_vae(args) -> int:
     if args.restart and (out / "last.pt").exists():
         (out / "last.pt").unlink()
     files = audio_files(args.audio)
-    patches = corpus_patches(files, cache_dir=DEFAULT_FEATURE_CACHE, max_minutes=args.max_minutes,
+    patches = corpus_patches(files, cache_dir=args.cache, max_minutes=args.max_minutes,
                              stride=args.stride, progress=True)
     config = VAEConfig(epochs=args.epochs, variational=not args.ae, beta=0.0 if args.ae else args.beta)
     model = PatchVAE(config, progress=True, checkpoint_dir=out).fit(patches)
@@ -101,7 +110,7 @@ def train_dynamic(args) -> int:
                         "encoder": str(args.vae), "teacher": None, "labelled_songs": []}
     if static is not None:
         latents, targets = dt.teacher_corpus(dt.audio_files(args.audio), encoder, static,
-                                             cache_dir=DEFAULT_FEATURE_CACHE,
+                                             cache_dir=args.cache,
                                              max_minutes=args.max_minutes, progress=True)
         head = SequenceRegressor(config).fit(latents, targets)
         info["teacher"] = {"tracks": len(latents), "minutes": round(sum(map(len, latents)) / 120, 1),
@@ -109,7 +118,7 @@ def train_dynamic(args) -> int:
     else:
         print(f"No static model, so no teacher–student training ({reason}).", file=sys.stderr)
     if args.dataset:
-        songs = dt.prepare_songs(dt.labelled_songs(args.dataset), cache_dir=DEFAULT_FEATURE_CACHE,
+        songs = dt.prepare_songs(dt.labelled_songs(args.dataset), cache_dir=args.cache,
                                  opensmile=False, progress=True)
         latents = [encoder.transform(s.inputs["patches"]) for s in songs]
         if head is None:
@@ -156,12 +165,12 @@ def experiment_dynamic(args) -> int:
     teacher_head = None
     if static is not None and args.audio and "vae" in encoders:
         latents, targets = dt.teacher_corpus(dt.audio_files(args.audio), encoders["vae"], static,
-                                             cache_dir=DEFAULT_FEATURE_CACHE,
+                                             cache_dir=args.cache,
                                              max_minutes=args.max_minutes, progress=True)
         teacher_head = SequenceRegressor(SequenceConfig(front_end="vae", epochs=args.epochs)).fit(latents, targets)
         notes.append(f"Teacher–student head trained on {sum(map(len, latents)) / 120:.0f} minutes of "
                      f"unlabelled audio from {args.audio} ({len(latents)} tracks).")
-    songs = dt.prepare_songs(dt.labelled_songs(args.dataset), cache_dir=DEFAULT_FEATURE_CACHE, progress=True)
+    songs = dt.prepare_songs(dt.labelled_songs(args.dataset), cache_dir=args.cache, progress=True)
     experiment = dt.DynamicExperiment(encoders=encoders, static_model=static, teacher_head=teacher_head,
                                       config=config, progress=True)
     scores = experiment.run(songs)

@@ -41,6 +41,8 @@ def register(commands, experiments) -> None:
     profile.add_argument("--band", type=float, default=0.1,
                          help="DTW band as a fraction of the length (default 0.1)")
     profile.add_argument("--znorm", action="store_true", help="compare shapes only")
+    profile.add_argument("--step-penalty", type=float, default=search.DEFAULT_STEP_PENALTY,
+                         help="DTW cost of a step that repeats a point (0: plain DTW)")
     profile.add_argument("--weights", default="1,1", help='valence and arousal weights, "1,1"')
     profile.add_argument("--queries", default=None,
                          help="CSV of many profiles: query_id,t,valence,arousal")
@@ -82,8 +84,8 @@ def run_point(args) -> int:
 
 def run_profile(args) -> int:
     options = dict(source=args.source, mode=args.mode, metric=args.metric, band=args.band,
-                   znorm=args.znorm, weights=_numbers(args.weights, "--weights"),
-                   filters=_filters(args))
+                   znorm=args.znorm, step_penalty=args.step_penalty,
+                   weights=_numbers(args.weights, "--weights"), filters=_filters(args))
     if args.queries:
         if args.valence or args.arousal:
             raise ParameterError("Give either --queries or --valence/--arousal, not both.")

@@ -65,7 +65,8 @@ def _lld_names(delta: bool) -> list[str]:
 #: The 130 descriptor contours (65 LLDs, then their 65 deltas), DEAM's names.
 DEAM_LLD_NAMES = _lld_names(False) + _lld_names(True)
 
-#: The 260 columns of a DEAM frame: every contour's ``_stddev``, then every ``_amean``.
+#: The 260 columns of a DEAM frame: every contour's ``_stddev``, then every ``_amean``
+#: (like DEAM's files, from ``F0final_sma_stddev`` to ``pcm_fftMag_mfcc_sma_de[14]_amean``).
 DEAM_FRAME_COLUMNS = ([f"{n}_stddev" for n in DEAM_LLD_NAMES]
                       + [f"{n}_amean" for n in DEAM_LLD_NAMES])
 
@@ -301,9 +302,14 @@ def opensmile_llds(y: np.ndarray, sr: int, *, groups=ALL_GROUPS):
     """
     y = _prepare(y, sr)
     smile = _smile(tuple(g for g in ALL_GROUPS if g in set(groups)))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        table = smile.process_signal(y, OPENSMILE_SR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            table = smile.process_signal(y, OPENSMILE_SR)
+    except Exception as exc:  # openSMILE reports its failures as bare exception codes
+        raise FeatureError(
+            f"openSMILE could not analyse this audio ({type(exc).__name__}: {exc})."
+        ) from exc
     names = [_deam_name(c) for c in table.columns]
     llds = np.nan_to_num(table.to_numpy(dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
     # Without the 60 ms components openSMILE gives a few more 10 ms frames at the end;

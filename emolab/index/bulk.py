@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from contextlib import contextmanager
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -42,7 +43,10 @@ def _registered(con, frame: pd.DataFrame):
     try:
         yield name
     finally:
-        con.unregister(name)
+        try:
+            con.unregister(name)
+        except duckdb.Error:  # the transaction was aborted; the caller's error matters, not this
+            pass
 
 
 def _casts(columns, types) -> str:
@@ -193,13 +197,17 @@ def update_annotations(con, rows: pd.DataFrame, *, who: str) -> int:
     old = _row_json(con, ids)
     cols = list(ANNOTATION_FIELDS)
     with _registered(con, frame) as name:
-        changed = con.execute(
-            f"UPDATE annotations AS a SET {', '.join(f'{c} = d.{c}' for c in cols)}, "
-            "revision = a.revision + 1, updated_at = current_timestamp "
-            f"FROM (SELECT annotation_id, expected_revision, {_casts(cols, _ANNOTATION_TYPES)} "
-            f"FROM {name}) AS d "
-            "WHERE a.annotation_id = d.annotation_id AND a.revision = d.expected_revision"
-        ).fetchall()[0]
+        try:
+            changed = con.execute(
+                f"UPDATE annotations AS a SET {', '.join(f'{c} = d.{c}' for c in cols)}, "
+                "revision = a.revision + 1, updated_at = current_timestamp "
+                f"FROM (SELECT annotation_id, expected_revision, {_casts(cols, _ANNOTATION_TYPES)} "
+                f"FROM {name}) AS d "
+                "WHERE a.annotation_id = d.annotation_id AND a.revision = d.expected_revision"
+            ).fetchall()[0]
+        except duckdb.TransactionException as exc:  # another thread is saving the same rows
+            raise ConflictError("Someone else is saving some of these annotations right now "
+                                "(the first save wins); nothing was saved. Reload and try again.") from exc
     if int(changed[0]) != len(ids):
         raise ConflictError(
             f"{len(ids) - int(changed[0])} of the annotations were changed or deleted by someone "

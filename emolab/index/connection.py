@@ -8,8 +8,12 @@ from pathlib import Path
 import duckdb
 
 from emolab.config import default_db_path
-from emolab.exceptions import IndexError_
+from emolab.exceptions import ConflictError, IndexError_
 from emolab.index.schema import migrate
+
+
+_CONFLICT = ("Someone else changed the same data at the same moment; nothing of this change "
+             "was saved. Reload and try again.")
 
 
 class Index:
@@ -66,10 +70,16 @@ class Index:
         con.execute("BEGIN TRANSACTION")
         try:
             yield con
+        except duckdb.TransactionException as exc:
+            con.execute("ROLLBACK")
+            raise ConflictError(_CONFLICT) from exc
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        con.execute("COMMIT")
+        try:
+            con.execute("COMMIT")
+        except duckdb.TransactionException as exc:
+            raise ConflictError(_CONFLICT) from exc
 
     def checkpoint(self) -> None:
         self.con.execute("CHECKPOINT")

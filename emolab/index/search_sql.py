@@ -115,12 +115,11 @@ def song_rows(con, song_ids) -> pd.DataFrame:
     ids = [int(s) for s in song_ids]
     if not ids:
         return pd.DataFrame(columns=list(SONG_FIELDS))
-    df = con.execute(
-        f"SELECT {', '.join(SONG_FIELDS)} FROM songs WHERE song_id IN (SELECT unnest(?::INTEGER[]))",
-        [ids],
-    ).df()
-    order = {s: i for i, s in enumerate(ids)}
-    return df.sort_values("song_id", key=lambda s: s.map(order)).reset_index(drop=True)
+    rows = con.execute(
+        f"SELECT {', '.join(SONG_FIELDS)} FROM songs WHERE song_id = ANY(?::INTEGER[])", [ids]
+    ).fetchall()
+    by_id = {row[0]: row for row in rows}
+    return pd.DataFrame([by_id[s] for s in ids if s in by_id], columns=list(SONG_FIELDS))
 
 
 def bulk_load(con, songs: pa.Table, curves: pa.Table | None = None,

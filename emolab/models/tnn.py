@@ -9,6 +9,7 @@ on [-1, 1]; the target may be one column (valence *or* arousal) or the joint
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -139,6 +140,17 @@ def _semi_hard_negatives(anchor_sq, positives, negatives, k, margin, rng):
     return chosen
 
 
+@contextmanager
+def _one_thread(torch):
+    # The network is tiny: extra threads only add overhead, and on a busy machine a lot of it.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def _check_labels(y: np.ndarray, n: int) -> np.ndarray:
     y = np.asarray(y, dtype=np.float64)
     if y.ndim not in (1, 2) or y.shape[0] != n:
@@ -250,7 +262,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         seed = int(rng.integers(2 ** 31))
         self.n_features_in_ = X.shape[1]
         self.n_components_ = int(self.n_components or default_n_components(X.shape[1]))
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), _one_thread(torch):
             torch.manual_seed(seed)
             self.network_ = self._build_network(self.n_features_in_, self.n_components_)
             self.loss_curve_ = self._train(torch, X, y, rng)
@@ -322,7 +334,8 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
 
         check_is_fitted(self, "network_")
         X = _check_features(X, self.n_features_in_)
-        return self._embed(torch, torch.from_numpy(X))
+        with _one_thread(torch):
+            return self._embed(torch, torch.from_numpy(X))
 
     # Checkpoints: the network's weights as plain tensors, plus the config.
     def state(self) -> dict:

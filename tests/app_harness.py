@@ -1,6 +1,12 @@
-"""A small, fully populated index for the app's tests and benchmark (no models needed)."""
+"""The app's test harness: a populated index (no models needed), a server, a browser."""
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -59,3 +65,67 @@ def fill_index(path, *, n_songs: int = 6, audio_dir=None, seed: int = 0,
                                   t0=15.0, hop=0.5, valence=curve[30:, 0] * 0.9,
                                   arousal=curve[30:, 1] * 0.9)
     return ids
+
+
+# ------------------------------------------------------------------ a real server and browser
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(db_path, *, port: int, log_path) -> subprocess.Popen:
+    """Start ``streamlit run app.py`` on a loopback port against ``db_path``; wait for health."""
+    env = dict(os.environ, EMOLAB_DB=str(db_path), EMOLAB_NO_DEMO="1")
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--server.headless", "true", "--client.showErrorDetails", "full"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited early; see {log_path}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"streamlit did not answer on port {port} within 90 s; see {log_path}")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def launch_chromium(playwright):
+    """Headless Chromium from the system package; never downloads a browser."""
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} is missing: install the 'chromium' package "
+                           "(apt-get install chromium); EmoLab never downloads a browser.")
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def wait_idle(page, *, timeout: float = 60_000) -> None:
+    """Wait until Streamlit has finished running the script after the last interaction."""
+    try:
+        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="running"]',
+                               timeout=1000)
+    except Exception:
+        pass  # the run may already be over
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
+                           timeout=timeout)
