@@ -29,6 +29,8 @@ QUADRANTS = (
 VALENCE_COLOR = "#c2185b"
 AROUSAL_COLOR = "#1565c0"
 UNIT_DOMAIN = [-1.0, 1.0]
+#: Width kept for the y axis of stacked time charts, so their time axes line up.
+AXIS_EXTENT = 36
 
 
 def _unit_axis(field: str, title: str) -> dict:
@@ -58,7 +60,7 @@ def va_frame() -> alt.LayerChart:
     return alt.layer(vertical, horizontal, text)
 
 
-def click_grid(*, step: float = 0.02) -> alt.Chart:
+def click_grid(*, step: float = 0.05) -> alt.Chart:
     """An invisible grid covering the plane; a click anywhere selects the nearest node.
 
     The selection is named :data:`CLICK_SELECTION` and reports ``valence`` and ``arousal``.
@@ -90,11 +92,12 @@ def song_points(songs: pd.DataFrame, *, x: str = "valence", y: str = "arousal",
     selectable : bool
         Add the :data:`SONG_SELECTION` click selection on ``song_id``.
     """
-    songs = songs.copy()
+    tooltip = tooltip or ["title", "artist"]
+    keep = ["song_id", x, y, *tooltip] + ([color] if color else [])
+    songs = songs[[c for c in dict.fromkeys(keep) if c in songs]].copy()
     for column in ("title", "artist"):
         if column not in songs:
             songs[column] = ""
-    tooltip = tooltip or ["title", "artist"]
     enc = {
         "x": alt.X(**_unit_axis(x, "valence")),
         "y": alt.Y(**_unit_axis(y, "arousal")),
@@ -186,7 +189,8 @@ def curves_long(times, valence, arousal, *, source: str = "predicted") -> pd.Dat
 
 
 def emotion_curves(curves: pd.DataFrame, *, height: int = 220, clickable: bool = True,
-                   span: bool = False, width: int | str = "container") -> alt.LayerChart:
+                   span: bool = False, duration: float | None = None,
+                   width: int | str = "container") -> alt.LayerChart:
     """Valence and arousal over time (human dashed, predicted solid).
 
     Parameters
@@ -197,29 +201,36 @@ def emotion_curves(curves: pd.DataFrame, *, height: int = 220, clickable: bool =
         A click picks the nearest time (:data:`TIME_SELECTION`), e.g. to play from there.
     span : bool
         Dragging selects a time span (:data:`SPAN_SELECTION`), e.g. for a segment label.
+    duration : float, optional
+        Right end of the time axis (to line up with a waveform); default the last point.
     """
-    base = alt.Chart(curves).encode(
-        x=alt.X("time:Q", title="time (s)", scale=alt.Scale(nice=False)),
-        y=alt.Y("value:Q", title="emotion", scale=alt.Scale(domain=UNIT_DOMAIN, nice=False)),
-        color=alt.Color("dimension:N", title=None,
+    end = float(duration) if duration else float(curves["time"].max() if len(curves) else 1.0)
+    x = alt.X("time:Q", title="time (s)", scale=alt.Scale(domain=[0, end], nice=False))
+    y = alt.Y("value:Q", title="emotion", scale=alt.Scale(domain=UNIT_DOMAIN, nice=False),
+              axis=alt.Axis(minExtent=AXIS_EXTENT, maxExtent=AXIS_EXTENT))
+    sources = [s for s in ("predicted", "human", "sketch") if s in set(curves["source"])]
+    dashes = {"predicted": [1, 0], "human": [6, 3], "sketch": [2, 2]}
+    lines = alt.Chart(curves).mark_line(strokeWidth=2).encode(
+        x=x, y=y,
+        color=alt.Color("dimension:N", title=None, legend=alt.Legend(orient="top"),
                         scale=alt.Scale(domain=["valence", "arousal"],
                                         range=[VALENCE_COLOR, AROUSAL_COLOR])),
-        strokeDash=alt.StrokeDash("source:N", title=None,
-                                  scale=alt.Scale(domain=["predicted", "human", "sketch"],
-                                                  range=[[1, 0], [6, 3], [2, 2]])),
+        strokeDash=alt.StrokeDash("source:N", title=None, legend=alt.Legend(orient="top"),
+                                  scale=alt.Scale(domain=sources or ["predicted"],
+                                                  range=[dashes[s] for s in sources] or [[1, 0]])),
     )
-    lines = base.mark_line(strokeWidth=2)
     zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#bdbdbd").encode(y="zero:Q")
     layers = [zero, lines]
     if clickable:
         pick = alt.selection_point(name=TIME_SELECTION, fields=["time"], nearest=True,
                                    on="click", empty=False)
-        layers.append(base.mark_point(opacity=0.001, size=80).encode(
+        layers.append(alt.Chart(curves).mark_point(opacity=0.001, size=80).encode(
+            x=x, y=y,
             tooltip=[alt.Tooltip("time:Q", format=".1f"), "dimension:N", "source:N",
                      alt.Tooltip("value:Q", format=".2f")]).add_params(pick))
     if span:
         brush = alt.selection_interval(name=SPAN_SELECTION, encodings=["x"])
-        layers.append(base.mark_line(opacity=0).add_params(brush))
+        layers.append(alt.Chart(curves).mark_line(opacity=0).encode(x=x, y=y).add_params(brush))
     return alt.layer(*layers).properties(height=height, width=width)
 
 
@@ -234,9 +245,12 @@ def waveform(y: np.ndarray, sr: int, *, points: int = 800, height: int = 90,
     frames = np.pad(y, (0, pad)).reshape(-1, blocks)
     df = pd.DataFrame({"time": np.arange(frames.shape[0]) * blocks / sr,
                        "low": frames.min(axis=1), "high": frames.max(axis=1)})
+    duration = y.size / sr
     return alt.Chart(df).mark_area(color="#78909c", opacity=0.7).encode(
-        x=alt.X("time:Q", title=None, scale=alt.Scale(nice=False)),
-        y=alt.Y("low:Q", title="waveform", axis=alt.Axis(labels=False, ticks=False)),
+        x=alt.X("time:Q", title=None, scale=alt.Scale(domain=[0, duration], nice=False)),
+        y=alt.Y("low:Q", title="waveform",
+                axis=alt.Axis(labels=False, ticks=False, minExtent=AXIS_EXTENT,
+                              maxExtent=AXIS_EXTENT)),
         y2="high:Q",
     ).properties(height=height, width=width)
 

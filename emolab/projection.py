@@ -22,6 +22,7 @@ import json
 import threading
 import warnings
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,6 +113,20 @@ def _reducer(method: str, n: int, params: dict, random_state: int):
                 random_state=random_state, **kwargs)
 
 
+@contextmanager
+def _quiet_single_thread():
+    """One OpenMP thread and no UMAP/numba warnings.
+
+    t-SNE's OpenMP threads spin-wait: on a busy 2-core machine a 40-song map took 20 s
+    with two threads and 0.4 s with one.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
+        warnings.simplefilter("ignore")
+        yield
+
+
 def fit_projection(X, *, method: str = "umap", random_state: int = 0, **params):
     """Standardise a feature matrix and map it to 2-D with UMAP or t-SNE.
 
@@ -146,8 +161,7 @@ def fit_projection(X, *, method: str = "umap", random_state: int = 0, **params):
     scaler = StandardScaler().fit(_fill_missing(X, fill))
     Z = scaler.transform(_fill_missing(X, fill))
     reducer = _reducer(method, X.shape[0], params, random_state)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # UMAP/numba chatter about threads and tiny graphs
+    with _quiet_single_thread():
         coords = reducer.fit_transform(Z)
     fitted = FittedProjection(method=method, params={**params, "random_state": random_state},
                               fill_=fill, scaler_=scaler, reducer_=reducer)
@@ -176,8 +190,7 @@ def project_new(fitted: FittedProjection, X_new) -> np.ndarray:
         raise ParameterError(f"The map was made from {fitted.fill_.shape[0]} features per song; "
                              f"the new songs have {X_new.shape[1]}.")
     Z = fitted.scaler_.transform(_fill_missing(X_new, fitted.fill_))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with _quiet_single_thread():
         return np.asarray(fitted.reducer_.transform(Z), dtype=np.float64)
 
 
@@ -282,7 +295,7 @@ def family_matrix(index, family: str, *, embedder=None):
     if len(ids) and missing:
         raise ModelError(f"The static model needs DEAM features the index does not hold "
                          f"({', '.join(missing[:3])}...); retrain it with python -m emolab train-static.")
-    version = {**version, "model": str(getattr(model, "version", "unknown"))}
+    version = {**version, "model": model_fingerprint(model)}
     if not len(ids):
         return ids, np.zeros((0, 2)), version
     X = X[:, [columns.index(c) for c in model.feature_columns]].astype(np.float64)
@@ -290,11 +303,28 @@ def family_matrix(index, family: str, *, embedder=None):
     return ids[complete], np.asarray(model.embed(X[complete]), dtype=np.float64), version
 
 
+def family_sizes(index) -> dict:
+    """How many songs have each raw feature family (``{"deam74": n, "librosa": m}``)."""
+    from emolab.index import projections
+
+    return {f: projections.feature_data_version(index.con, f)["rows"] for f in ("deam74", "librosa")}
+
+
+def model_fingerprint(model) -> str:
+    """The model's version plus a digest of its training record.
+
+    The version names only the training day, so a model retrained the same day still
+    gets a new fingerprint (and fresh ``tnn`` maps).
+    """
+    record = json.dumps([getattr(model, "trained_on", None), getattr(model, "cv_scores", None)],
+                        sort_keys=True, default=str)
+    return f"{getattr(model, 'version', 'unknown')}-{hashlib.sha1(record.encode()).hexdigest()[:8]}"
+
+
 def _model_version(family: str, embedder) -> str:
     if family != "tnn":
         return ""
-    model = embedder if embedder is not None else load_static_model()
-    return str(getattr(model, "version", "unknown"))
+    return model_fingerprint(embedder if embedder is not None else load_static_model())
 
 
 def map_key(family: str, method: str, params: dict, version: dict) -> tuple[str, str]:

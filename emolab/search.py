@@ -120,8 +120,9 @@ def nearest_point(index, valence, arousal, k=10, *, source="human", filters=None
         ids, v, a = search_sql.static_values(con, source, annotator=filters.annotator)
     else:
         ids, v, a = _static_store(index, source)
-    squared = (v - valence) ** 2 + (a - arousal) ** 2
-    squared = _apply_filters(con, ids, squared, filters)
+    squared = _squared_distance(v, a, valence, arousal)
+    if not filters.is_empty():
+        squared[~_allowed(con, ids, filters)] = np.inf
     rows = _top_k(squared, ids, k)
     songs = search_sql.song_rows(con, ids[rows])
     songs["valence"] = v[rows]
@@ -211,9 +212,10 @@ def _match_whole(index, store, query, dims, w, k, metric, band, step_penalty, zn
         q = _znorm_rows(q)
     radius = band * n if metric == "dtw" else 0.0
     upper, lower = _envelope(q, radius)
+    allowed = _allowed(index.con, store.song_ids, filters)
+    keep = k if metric == "euclidean" else n_candidates
     coarse = _envelope_distance(store.sketches, dims, upper, lower, w, store.means,
-                                store.stds, znorm)
-    coarse = _apply_filters(index.con, store.song_ids, coarse, filters)
+                                store.stds, znorm, allowed, np.full(keep, np.inf))
     if metric == "euclidean":
         rows = _top_k(coarse, store.song_ids, k)
         return _result(index, store, rows, np.sqrt(coarse[rows] / n), exact=True)
@@ -232,8 +234,10 @@ def _match_segment(index, store, query, dims, w, k, metric, band, step_penalty, 
     start = np.zeros(store.n_songs, dtype=np.int64)
     length = np.zeros(store.n_songs, dtype=np.int64)
     queries = {}
+    allowed = _allowed(index.con, store.song_ids, filters)
+    best_k = np.full(k if metric == "euclidean" else n_candidates, np.inf)
     for hop in np.unique(store.hops):
-        group = np.flatnonzero(store.hops == hop)
+        group = np.flatnonzero((store.hops == hop) & allowed)
         frames = int(round(seconds / hop)) + 1
         if frames < 2:
             raise ParameterError(f"A {seconds:g} s segment is shorter than the curves' time step "
@@ -241,9 +245,9 @@ def _match_segment(index, store, query, dims, w, k, metric, band, step_penalty, 
         q = _segment_query(query, dims, frames, znorm)
         queries[frames] = (q, *_envelope(q, band * frames if metric == "dtw" else 0.0))
         group_best, group_start = _scan_windows(store.flat, store.offsets, group, dims,
-                                                queries[frames][1], queries[frames][2], w, znorm)
-        best[group], start[group], length[group] = group_best / frames, group_start, frames
-    best = _apply_filters(index.con, store.song_ids, best, filters)
+                                                queries[frames][1], queries[frames][2], w, znorm,
+                                                1.0 / frames, best_k)
+        best[group], start[group], length[group] = group_best, group_start, frames
     if metric == "euclidean":
         rows = _top_k(best, store.song_ids, k)
         return _result(index, store, rows, np.sqrt(best[rows]), start=start[rows],
@@ -419,32 +423,44 @@ def _rerank_whole(q, sketches, rows, bounds, best_k, dims, w, radius, penalty, m
 
 
 @numba.njit(cache=True, nogil=True)
-def _envelope_distance(sketches, dims, upper, lower, w, means, stds, znorm):
-    """Squared distance of every sketch to the band [lower, upper] around the query.
+def _envelope_distance(sketches, dims, upper, lower, w, means, stds, znorm, allowed, best_k):
+    """Squared distance of every allowed sketch to the band [lower, upper] around the query.
 
     With ``upper == lower == query`` this is the squared Euclidean distance; with the
     envelope of a DTW band it is LB_Keogh, a lower bound of the squared DTW cost.
+
+    Only the ``len(best_k)`` smallest values matter, so a row is abandoned as soon as its
+    running sum exceeds the largest of the smallest values found so far; it then keeps
+    that partial sum, still a lower bound, and still larger than every row kept.
+    Rows not allowed get inf.
     """
     n_rows = sketches.shape[0]
     d, n = upper.shape
-    out = np.empty(n_rows)
+    out = np.full(n_rows, np.inf)
     for row in range(n_rows):
+        if not allowed[row]:
+            continue
         total = 0.0
+        limit = best_k[-1]
         for k in range(d):
             dim = dims[k]
             mu = means[row, dim]
             sd = stds[row, dim]
-            part = 0.0
             for j in range(n):
                 value = sketches[row, dim, j]
                 if znorm:
                     value = (value - mu) / sd
                 if value > upper[k, j]:
-                    part += (value - upper[k, j]) ** 2
+                    total += w[k] * (value - upper[k, j]) ** 2
                 elif value < lower[k, j]:
-                    part += (lower[k, j] - value) ** 2
-            total += w[k] * part
+                    total += w[k] * (lower[k, j] - value) ** 2
+                if (j & 15) == 15 and total > limit:
+                    break
+            if total > limit:
+                break
         out[row] = total
+        if total <= limit:
+            _push(best_k, total)
     return out
 
 
@@ -469,11 +485,13 @@ def _window_values(flat, dim, begin, frames, znorm, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def _scan_windows(flat, offsets, rows, dims, upper, lower, w, znorm):
+def _scan_windows(flat, offsets, rows, dims, upper, lower, w, znorm, scale, best_k):
     """Best window of every curve in ``rows`` against the envelope [lower, upper].
 
-    Returns the smallest squared envelope distance per song (inf when the song is
-    shorter than the window) and the frame where that window starts.
+    Returns the smallest squared envelope distance per song times ``scale`` (inf when the
+    song is shorter than the window) and the frame where that window starts. Like
+    :func:`_envelope_distance`, windows are abandoned once they exceed the
+    ``len(best_k)``-th smallest song value so far (``best_k`` is shared across calls).
     """
     d, frames = upper.shape
     best = np.full(len(rows), np.inf)
@@ -482,22 +500,40 @@ def _scan_windows(flat, offsets, rows, dims, upper, lower, w, znorm):
     for r in range(len(rows)):
         row = rows[r]
         first, last = offsets[row], offsets[row + 1]
+        song_best = np.inf
+        limit = best_k[-1] / scale
         for s in range(first, last - frames + 1):
             total = 0.0
             for k in range(d):
-                _window_values(flat, dims[k], s, frames, znorm, window)
-                part = 0.0
-                for j in range(frames):
-                    if window[j] > upper[k, j]:
-                        part += (window[j] - upper[k, j]) ** 2
-                    elif window[j] < lower[k, j]:
-                        part += (lower[k, j] - window[j]) ** 2
-                total += w[k] * part
-                if total >= best[r]:
+                if znorm:
+                    _window_values(flat, dims[k], s, frames, znorm, window)
+                    for j in range(frames):
+                        if window[j] > upper[k, j]:
+                            total += w[k] * (window[j] - upper[k, j]) ** 2
+                        elif window[j] < lower[k, j]:
+                            total += w[k] * (lower[k, j] - window[j]) ** 2
+                else:
+                    dim = dims[k]
+                    for j in range(frames):
+                        value = flat[dim, s + j]
+                        if value > upper[k, j]:
+                            total += w[k] * (value - upper[k, j]) ** 2
+                        elif value < lower[k, j]:
+                            total += w[k] * (lower[k, j] - value) ** 2
+                        if total > limit:
+                            break
+                if total > limit:
                     break
-            if total < best[r]:
-                best[r] = total
+            if total < limit or (song_best == np.inf and total <= limit):  # complete, and best
+                song_best = total * scale
+                limit = total
                 best_start[r] = s - first
+            elif song_best == np.inf and total * scale < best[r]:
+                best[r] = total * scale  # abandoned: keep the partial sum, a lower bound
+                best_start[r] = s - first
+        if song_best < np.inf:
+            best[r] = song_best
+            _push(best_k, song_best)
     return best, best_start
 
 
@@ -597,11 +633,13 @@ class _CurveStore:
         n = SKETCH_LENGTH
         out = np.empty((self.n_songs, 2, n), dtype=np.float32)
         for length in np.unique(self.lengths):
-            rows = np.flatnonzero(self.lengths == length)
-            frames = self.offsets[rows, None] + np.arange(length)
             matrix = _interpolation_matrix(int(length), n).astype(np.float32)
-            for dim in range(2):
-                out[rows, dim] = self.flat[dim][frames] @ matrix
+            same_length = np.flatnonzero(self.lengths == length)
+            for first in range(0, len(same_length), 65_536):  # bounded temporary memory
+                rows = same_length[first:first + 65_536]
+                frames = self.offsets[rows, None] + np.arange(length)
+                for dim in range(2):
+                    out[rows, dim] = self.flat[dim][frames] @ matrix
         return out
 
 
@@ -688,23 +726,58 @@ def _znorm_rows(q: np.ndarray) -> np.ndarray:
 
 
 def _top_k(score: np.ndarray, song_ids: np.ndarray, k: int) -> np.ndarray:
-    """Rows of the ``k`` smallest finite scores, ties broken by song id."""
-    finite = np.flatnonzero(np.isfinite(score))
-    if finite.size > k:
-        kth = np.partition(score[finite], k - 1)[k - 1]
-        finite = finite[score[finite] <= kth]
-    order = np.lexsort((song_ids[finite], score[finite]))
-    return finite[order][:k]
+    """Rows of the ``k`` smallest finite scores, ascending, ties broken by song id."""
+    return _smallest(np.ascontiguousarray(score, dtype=np.float64),
+                     np.ascontiguousarray(song_ids, dtype=np.int64), int(k))
 
 
-def _apply_filters(con, song_ids, score, filters: SearchFilters) -> np.ndarray:
+@numba.njit(cache=True, nogil=True)
+def _smallest(score, song_ids, k):
+    """One pass over ``score`` keeping the k smallest (score, song id) pairs in order."""
+    k = min(k, len(score))
+    top_score = np.full(k, np.inf)
+    top_id = np.zeros(k, dtype=np.int64)
+    top_row = np.zeros(k, dtype=np.int64)
+    count = 0
+    for row in range(len(score)):
+        value = score[row]
+        if not value < np.inf:  # inf and NaN: not a candidate
+            continue
+        song = song_ids[row]
+        if count == k and (value > top_score[k - 1]
+                           or (value == top_score[k - 1] and song >= top_id[k - 1])):
+            continue
+        j = count if count < k else k - 1
+        while j > 0 and (top_score[j - 1] > value
+                         or (top_score[j - 1] == value and top_id[j - 1] > song)):
+            top_score[j] = top_score[j - 1]
+            top_id[j] = top_id[j - 1]
+            top_row[j] = top_row[j - 1]
+            j -= 1
+        top_score[j], top_id[j], top_row[j] = value, song, row
+        if count < k:
+            count += 1
+    return top_row[:count]
+
+
+@numba.njit(cache=True, nogil=True)
+def _squared_distance(valence, arousal, v, a):
+    """Squared distance of every (valence, arousal) pair to the point (v, a)."""
+    out = np.empty(len(valence))
+    for i in range(len(valence)):
+        out[i] = (valence[i] - v) ** 2 + (arousal[i] - a) ** 2
+    return out
+
+
+def _allowed(con, song_ids, filters: SearchFilters) -> np.ndarray:
+    """Mask (n,) of the songs that pass the filters."""
     if filters.is_empty():
-        return score
-    allowed = search_sql.filtered_song_ids(
+        return np.ones(len(song_ids), dtype=bool)
+    passing = search_sql.filtered_song_ids(
         con, text=filters.text, min_duration=filters.min_duration,
         max_duration=filters.max_duration, has_audio=filters.has_audio,
         annotator=filters.annotator)
-    return np.where(np.isin(song_ids, allowed), score, np.inf)
+    return np.isin(song_ids, passing)
 
 
 def _check_profile(valence_curve, arousal_curve, weights, znorm):

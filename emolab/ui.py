@@ -247,7 +247,7 @@ def stroke_points(json_data: dict | None) -> np.ndarray:
     """
     points = []
     for obj in (json_data or {}).get("objects", []):
-        if obj.get("type") != "path":
+        if str(obj.get("type", "")).lower() != "path":
             continue
         for command in obj.get("path", []):
             numbers = [c for c in command[1:] if isinstance(c, (int, float))]

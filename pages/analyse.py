@@ -39,8 +39,9 @@ def show_emotion(*, static, human, curves: pd.DataFrame, wave, audio_source, key
             ui.missing("No valence and arousal curves for this recording: the dynamic model "
                        "is not trained yet.", TRAIN_DYNAMIC)
         else:
-            event = st.altair_chart(plots.emotion_curves(curves), on_select="rerun",
-                                    key=f"{key}_curves")
+            duration = len(wave[0]) / wave[1] if wave is not None else None
+            event = st.altair_chart(plots.emotion_curves(curves, duration=duration),
+                                    on_select="rerun", key=f"{key}_curves")
             hits = ui.picked(event, plots.TIME_SELECTION)
             if hits:
                 start = float(hits[0]["time"])

@@ -18,7 +18,9 @@ if table.empty:
     st.info("The library is empty: add songs first (Analyse page or `python -m emolab ingest`).")
     st.stop()
 
-label_tab, table_tab, exchange_tab = st.tabs(["Label a song", "All annotations", "Export / import"])
+SECTIONS = ["Label a song", "All annotations", "Export / import"]
+section = st.segmented_control("Section", SECTIONS, default=SECTIONS[0], key="ann_section",
+                               label_visibility="collapsed") or SECTIONS[0]
 
 
 def save(action, success: str):
@@ -38,7 +40,7 @@ def save(action, success: str):
     return True if result is None else result
 
 
-with label_tab:
+if section == SECTIONS[0]:
     song_id = ui.song_picker(table, key="annotate_song")
     existing = annotations.list_annotations(index.con, song_id=song_id)
     mine = existing[(existing["annotator"] == annotator.strip()) & (existing["kind"] == "static")]
@@ -127,7 +129,7 @@ with label_tab:
 
 EDITABLE = ["valence", "arousal", "t0", "t1", "tags", "note"]
 
-with table_tab:
+if section == SECTIONS[1]:
     if "ann_snapshot" not in st.session_state:
         snapshot = annotations.list_annotations(index.con)
         snapshot["tags"] = [", ".join(t) if t is not None else "" for t in snapshot["tags"]]
@@ -168,7 +170,7 @@ with table_tab:
         st.session_state.pop("ann_snapshot", None)
         st.rerun()
 
-with exchange_tab:
+if section == SECTIONS[2]:
     if importers is None:
         ui.missing("CSV export and import are not installed yet.",
                    "update EmoLab (the module `emolab.importers` provides them).")
@@ -178,17 +180,19 @@ with exchange_tab:
     e1, e2 = st.columns(2)
     scale = e1.radio("Scale of valence and arousal", ["unit", "1-9"], horizontal=True,
                      key="csv_scale", format_func={"unit": "−1 … 1", "1-9": "1 … 9 (DEAM)"}.get)
-    only = e2.selectbox("Whose annotations", ["everyone", *sorted(snapshot["annotator"].unique())],
+    annotators = sorted(annotations.list_annotations(index.con)["annotator"].unique())
+    only = e2.selectbox("Whose annotations", ["everyone", *annotators],
                         key="csv_annotator")
-    try:
+
+    def export_csv() -> bytes:
         buf = io.StringIO()
-        n_rows = importers.export_annotations(
-            index, buf, scale=scale, annotator=None if only == "everyone" else only)
-        st.download_button(f"Download annotations CSV ({n_rows:,} rows)",
-                           buf.getvalue().encode("utf-8"), file_name="emolab-annotations.csv",
-                           mime="text/csv", icon=":material/download:", key="export_csv")
-    except EmolabError as exc:
-        ui.show_error(exc)
+        importers.export_annotations(index, buf, scale=scale,
+                                     annotator=None if only == "everyone" else only)
+        return buf.getvalue().encode("utf-8")
+
+    st.download_button("Download annotations CSV", export_csv, file_name="emolab-annotations.csv",
+                       mime="text/csv", icon=":material/download:", key="export_csv",
+                       on_click="ignore")
     st.markdown("**Import** — the same columns, on the scale chosen above. The file is applied "
                 "all or nothing: if any row is bad, nothing is imported and the bad rows are "
                 "listed.")

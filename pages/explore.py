@@ -2,7 +2,7 @@
 import streamlit as st
 
 from emolab import plots, ui
-from emolab.exceptions import EmolabError
+from emolab.exceptions import EmolabError, ModelError
 
 st.title("Explore spaces")
 st.caption("Each dot is a song, placed by t-SNE or UMAP so that songs with similar features lie "
@@ -18,7 +18,7 @@ if projection is None:
                "`python -m emolab project`.")
     st.stop()
 
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3, c4, c5 = st.columns(5)
 method = c1.segmented_control("Method", ["umap", "tsne"], default="umap", key="explore_method",
                               format_func=lambda m: {"umap": "UMAP", "tsne": "t-SNE"}[m]) or "umap"
 if method == "umap":
@@ -27,28 +27,37 @@ else:
     params = {"perplexity": c2.slider("Perplexity", 5, 100, 30, 5, key="explore_perp")}
 color_by = c3.radio("Colour by", ["valence", "arousal"], horizontal=True, key="explore_colour")
 source = c4.radio("Emotion from", ["human", "predicted"], horizontal=True, key="explore_source")
+raw_family = c5.radio("Raw space", ["deam74", "librosa"], horizontal=True, key="explore_raw",
+                      format_func={"deam74": "TNN input (openSMILE)",
+                                   "librosa": "broad librosa"}.get)
 
 
 @st.cache_data(show_spinner="Computing the maps (once; they are kept in the index)…",
                max_entries=16)
-def maps(path, gen, method, params_items, color_by, source):
+def maps(path, gen, method, params_items, color_by, source, raw_family):
     return projection.paired_maps(ui.get_index(), method=method, params=dict(params_items),
-                                  color_by=color_by, source=source)
+                                  color_by=color_by, source=source, raw_family=raw_family)
 
 
 try:
     points = maps(str(ui.default_db_path()), ui.generation(), method,
-                  tuple(sorted(params.items())), color_by, source)
-except EmolabError as exc:
-    ui.show_error(exc)
+                  tuple(sorted(params.items())), color_by, source, raw_family)
+except ModelError as exc:
+    ui.missing(f"The TNN embedding needs the static model. {exc}",
+               "`python -m emolab train-static --features …` (see the Models page).")
+    st.stop()
+except EmolabError as exc:  # the index does not hold what a map needs yet
+    ui.missing(str(exc), "import DEAM's feature table (`python -m emolab import-dataset deam …`) "
+               "or ingest music (`python -m emolab ingest FOLDER`).")
     st.stop()
 if points is None or len(points) == 0:
     st.info("No song has both the TNN's input features and an emotion yet: import DEAM's "
             "features (`python -m emolab import-dataset deam …`) or ingest music.")
     st.stop()
 
-scores = points.attrs.get("scores", {})
-spaces = [("raw", "Raw features"), ("tnn", "TNN embedding")]
+raw_title = {"deam74": "Raw features (the TNN's openSMILE input)",
+             "librosa": "Raw features (broad librosa vector)"}[raw_family]
+spaces = [("raw", raw_title), ("tnn", "TNN embedding")]
 selected = set()
 columns = st.columns(len(spaces))
 for (space, title), column in zip(spaces, columns):
@@ -57,15 +66,17 @@ for (space, title), column in zip(spaces, columns):
         column.caption(f"{title}: not available.")
         continue
     with column:
-        chart = plots.projection_map(points.dropna(subset=[x, y]), x=x, y=y, color=color_by,
+        chart = plots.projection_map(points.dropna(subset=[x, y]), x=x, y=y, color="colour",
                                      color_title=f"{source} {color_by}", title=title,
                                      selection_name=f"brush_{space}")
         event = st.altair_chart(chart, on_select="rerun", key=f"explore_{space}")
-        score = scores.get(space)
-        if score is not None:
-            text = (f"{score['valence']:.2f} · {score['arousal']:.2f}"
-                    if isinstance(score, dict) else f"{score:.2f}")
-            st.metric("k-NN R² (valence · arousal)", text)
+        score = points.attrs.get(f"{space}_score") or {}
+        m1, m2 = st.columns(2)
+        for dim, col in (("valence", m1), ("arousal", m2)):
+            r2 = score.get(f"r2_{dim}")
+            col.metric(f"k-NN R² {dim}", "—" if r2 is None else f"{r2:.2f}",
+                       help=f"{score.get('n_' + dim, 0)} songs with a {source} {dim}, "
+                            f"k = {score.get('k', '?')}; 5-fold cross-validated.")
         box = ui.picked_interval(event, f"brush_{space}")
         if x in box and y in box:
             inside = points[x].between(*box[x]) & points[y].between(*box[y])

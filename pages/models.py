@@ -31,7 +31,7 @@ def show_card(kind: str, model) -> None:
     for name, title in (("trained_on", "Trained on"), ("info", "Training")):
         if card.get(name):
             st.markdown(f"**{title}**")
-            st.json(card[name], expanded=False)
+            st.json(card[name], expanded=1)
     if card.get("config"):
         with st.expander("Configuration"):
             st.json(card["config"])
@@ -45,8 +45,10 @@ for (kind, title), column in zip([("static", "Static model (whole song)"),
         st.subheader(title)
         model = getattr(models, kind)
         if model is None:
-            reason = getattr(models, f"{kind}_error") or "It is not trained yet."
-            ui.missing(f"No {kind} model yet. {reason}", HOW[kind])
+            reason = getattr(models, f"{kind}_error") or ""
+            if "Train it with" in reason:  # the loader's own sentence already names the path
+                reason = reason.split("Train it with")[0].strip()
+            ui.missing(f"No {kind} model yet. {reason}".strip(), HOW[kind])
             continue
         show_card(kind, model)
 

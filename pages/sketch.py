@@ -76,7 +76,7 @@ drawn = pd.concat([pd.DataFrame({"position": position, "dimension": name, "value
 overlays = []
 for row in results.head(5).itertuples():
     song = ui.song_curves(int(row.song_id))
-    song = song[song["source"] == source]
+    song = song[(song["source"] == source) & song["dimension"].isin(set(drawn["dimension"]))]
     start = getattr(row, "start", None)
     end = getattr(row, "end", None)
     if start is not None and end is not None and pd.notna(start) and pd.notna(end):

@@ -182,7 +182,7 @@ def test_models_page_says_how_to_train_missing_models(db):
 
 def test_stroke_to_curve_maps_canvas_to_unit_values():
     # A stroke from bottom-left to top-right, drawn as fabric.js path commands.
-    drawing = {"objects": [{"type": "path", "path": [
+    drawing = {"objects": [{"type": "Path", "path": [
         ["M", 0, 200], ["Q", 100, 150, 200, 100], ["L", 400, 0]]}]}
     curve = ui.stroke_to_curve(drawing, width=400, height=200, n=5)
     assert curve.shape == (5,)

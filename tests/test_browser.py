@@ -195,7 +195,7 @@ def test_annotation_edit_saved_and_exported(page):
     assert rows == [{"annotator": "browser-tester", "kind": "static", "valence": "-0.35"}]
 
     goto_page(page, "Annotate & export")
-    page.get_by_role("tab", name="Export / import").click()
+    page.get_by_role("button", name="Export / import").click()
     wait_idle(page)
     button = page.get_by_role("button", name="Download annotations CSV")
     if button.count() == 0:

@@ -1,6 +1,8 @@
 """Feature-space maps: fitting, scoring, UMAP placement and the cache in the index."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -9,18 +11,17 @@ from emolab.exceptions import ModelError, ParameterError
 from emolab.index import annotations, projections, songs, vectors
 
 FAST_UMAP = {"n_neighbors": 8, "n_epochs": 60}
-FAST_TSNE = {"perplexity": 8, "max_iter": 250}
+FAST_TSNE = {"perplexity": 8, "max_iter": 500}
 N_FEATURES = 6
 COLUMNS = [f"feature_{i}" for i in range(N_FEATURES)]
 
 
 def emotional_features(n, *, seed=0):
-    """Valence and arousal on [-1, 1] and features whose first two dims carry them."""
+    """Valence and arousal on [-1, 1] and features that mix them (dims 0 and 1: one each)."""
     rng = np.random.default_rng(seed)
     valence, arousal = rng.uniform(-1, 1, n), rng.uniform(-1, 1, n)
-    X = rng.standard_normal((n, N_FEATURES)) * 0.1
-    X[:, 0] += 2 * valence
-    X[:, 1] += 2 * arousal
+    mixing = np.vstack([[1.0, 0.0], [0.0, 1.0], rng.uniform(-1, 1, (N_FEATURES - 2, 2))])
+    X = np.column_stack([valence, arousal]) @ mixing.T + 0.05 * rng.standard_normal((n, N_FEATURES))
     return X, valence, arousal
 
 
@@ -120,6 +121,25 @@ def test_maps_are_cached_in_the_index_until_the_data_changes(index):
                                           params={**FAST_TSNE, "perplexity": 5})
     assert not other.attrs["cached"]
     assert len(projections.list_projections(index.con)) == 2
+
+
+def test_project_command_computes_then_reads_the_map(index, capsys):
+    from emolab.cli import main
+
+    X, valence, arousal = emotional_features(30)
+    fill_index(index, X, valence, arousal)
+    assert projection.family_sizes(index) == {"deam74": 30, "librosa": 0}
+    path = str(index.path)
+    index.close()
+    args = ["project", "--method", "tsne", "--perplexity", "8", "--db", path]
+    assert main(args) == 0
+    assert "computed and stored" in capsys.readouterr().out
+    assert main(args + ["--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["songs"] == 30 and report["cached"]
+    assert report["score"]["human"]["n_valence"] == 30
+    assert main(["project", "--family", "librosa", "--db", path]) == 1
+    assert "librosa" in capsys.readouterr().err
 
 
 def test_a_map_of_an_empty_family_explains_what_is_missing(index):

@@ -68,6 +68,14 @@ def test_model_predicts_with_uncertainty(tiny_model):
     assert tiny_model.version.startswith("static-svr-ridge-")
 
 
+def test_songs_far_outside_the_training_range_stay_on_the_scale(tiny_model):
+    X, _ = songs(n=4, seed=4)
+    X[0] *= 100.0
+    X[1] = -X[1]
+    mean, std = tiny_model.predict(X)
+    assert np.all(np.abs(mean) <= 1.0) and np.all(np.isfinite(std))
+
+
 def test_save_load_round_trip_is_identical(tiny_model, tmp_path):
     X, _ = songs(seed=2)
     tiny_model.save(tmp_path / "static")

@@ -45,7 +45,10 @@ def register(commands, experiments) -> None:
                          help="DTW cost of a step that repeats a point (0: plain DTW)")
     profile.add_argument("--weights", default="1,1", help='valence and arousal weights, "1,1"')
     profile.add_argument("--queries", default=None,
-                         help="CSV of many profiles: query_id,t,valence,arousal")
+                         help="CSV of many profiles: query_id,t,valence,arousal (t orders the "
+                              "points; in segment mode, without --seconds, t is in seconds and "
+                              "its span is the duration; an empty column searches the other "
+                              "dimension only)")
     profile.add_argument("--out", default=None, help="CSV to write batch results to")
     _common(profile)
     db_argument(profile)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import shlex
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,8 @@ def register(commands, experiments) -> None:
     p.add_argument("--components", type=int, default=None, help="PCA/TNN dimension (default ~10%% of features)")
     p.add_argument("--all-columns", action="store_true",
                    help="use every feature column, not only those EmoLab can recompute from audio")
+    p.add_argument("--pipelines", default="svr,pca_svr,tnn_svr", help="comma-separated subset to run")
+    p.add_argument("--tnn-epochs", type=int, default=None, help="override the embedder's training epochs")
     p.add_argument("--out", default="docs/results/table1.md", help="Markdown report to write")
     p.set_defaults(func=run_table1_command)
 
@@ -33,6 +36,9 @@ def register(commands, experiments) -> None:
     p.add_argument("--features", required=True, help="DEAM-layout feature table with labels (CSV)")
     p.add_argument("--out", default=str(MODELS_DIR / "static"), help="model folder to write")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--members", type=int, default=None, help="fold models in the ensemble (default 5)")
+    p.add_argument("--head-inputs", choices=("features", "embedding", "both"), default=None,
+                   help="what the SVR and ridge heads see (default: features)")
     p.set_defaults(func=train_static_command)
 
     p = commands.add_parser("predict-features",
@@ -61,21 +67,27 @@ def _command_line() -> str:
 def run_table1_command(args) -> int:
     import torch
 
-    from emolab.models.static import recomputable_columns, run_table1
+    from emolab.exceptions import ParameterError
+    from emolab.models.static import PIPELINES, TABLE1_TNN, recomputable_columns, run_table1
     from emolab.models.tnn import default_n_components
 
     torch.set_num_threads(1)
     features, Y = _labelled_table(args.features)
     columns = list(features.columns) if args.all_columns else recomputable_columns(features.columns)
     k = args.components or default_n_components(len(columns))
+    pipelines = [p.strip() for p in args.pipelines.split(",") if p.strip()]
+    unknown = sorted(set(pipelines) - set(PIPELINES))
+    if unknown:
+        raise ParameterError(f"Unknown pipeline(s) {', '.join(unknown)}; choose from {', '.join(PIPELINES)}.")
+    tnn = replace(TABLE1_TNN, epochs=args.tnn_epochs) if args.tnn_epochs else TABLE1_TNN
     started = time.time()
     scores = run_table1(features[columns].to_numpy(), Y, folds=args.folds, seed=args.seed, n_components=k,
-                        progress=print)
+                        pipelines=pipelines, tnn=tnn, progress=print)
     runtime = time.time() - started
     command = _command_line() or (f"python -m emolab experiment table1 --features {args.features} "
                                   f"--folds {args.folds} --seed {args.seed}")
     report = table1_markdown(scores, n_songs=len(Y), n_features=len(columns), k=k, folds=args.folds,
-                             command=command, runtime=runtime)
+                             command=command, runtime=runtime, tnn=tnn)
     print(report)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +96,7 @@ def run_table1_command(args) -> int:
     return 0
 
 
-def table1_markdown(scores: pd.DataFrame, *, n_songs, n_features, k, folds, command, runtime) -> str:
+def table1_markdown(scores: pd.DataFrame, *, n_songs, n_features, k, folds, command, runtime, tnn=None) -> str:
     """Format Table 1 results as Markdown (mean ± std over folds, paper beside)."""
     summary = scores.groupby(["pipeline", "target"])["r2"].agg(["mean", "std"])
     lines = [
@@ -105,6 +117,16 @@ def table1_markdown(scores: pd.DataFrame, *, n_songs, n_features, k, folds, comm
                  for t in ("valence", "arousal")]
         paper = PAPER_TABLE1[kind]
         lines.append(f"| {PIPELINE_NAMES[kind]} | {cells[0]} | {cells[1]} | {paper[0]:.3f} | {paper[1]:.3f} |")
+    pivot = scores.pivot_table(index=["target", "fold"], columns="pipeline", values="r2")
+    if {"svr", "tnn_svr"} <= set(pivot.columns):
+        wins = [int((pivot.loc[t, "tnn_svr"] >= pivot.loc[t, "svr"]).sum()) for t in ("valence", "arousal")]
+        lines += ["", f"TNN-SVR ≥ SVR in {wins[0]} of {folds} folds for valence, {wins[1]} for arousal."]
+    if {"pca_svr", "tnn_svr"} <= set(pivot.columns):
+        wins = [int((pivot.loc[t, "tnn_svr"] > pivot.loc[t, "pca_svr"]).sum()) for t in ("valence", "arousal")]
+        lines += ["", f"TNN-SVR > PCA-SVR in {wins[0]} of {folds} folds for valence, {wins[1]} for arousal."]
+    if tnn is not None and "tnn_svr" in set(scores["pipeline"]):
+        lines += ["", f"Embedder: `{replace(tnn, n_components=k)}`, one per target (mined on that target), "
+                      "random_state = seed + fold."]
     lines += [
         "",
         "Paper: MediaEval 2013 (744 songs, 6,669 features, k = 600). DEAM's labels are swapped for song ids "
@@ -126,7 +148,10 @@ def train_static_command(args) -> int:
     torch.set_num_threads(1)
     features, Y = _labelled_table(args.features)
     columns = recomputable_columns(features.columns)
-    model = StaticEmotionModel(StaticConfig(random_state=args.seed))
+    config = StaticConfig(random_state=args.seed)
+    config = replace(config, n_members=args.members or config.n_members,
+                     head_inputs=args.head_inputs or config.head_inputs)
+    model = StaticEmotionModel(config)
     model.fit(features[columns].to_numpy(), Y, columns, progress=print)
     path = model.save(args.out)
     scores = model.cv_scores

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.decomposition import PCA
 from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
@@ -45,7 +45,7 @@ from emolab.models.tnn import TripletConfig, TripletEmbedder, default_n_componen
 
 TARGETS = ("valence", "arousal")
 PIPELINES = ("svr", "pca_svr", "tnn_svr")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 #: DEAM columns that openSMILE cannot recompute from audio (kept identical to
 #: ``emolab.features.deam``; used only if that module is unavailable).
@@ -203,7 +203,8 @@ def _check_training_data(X, Y):
     X = np.asarray(X, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
     if X.ndim != 2 or Y.ndim != 2 or Y.shape != (X.shape[0], 2):
-        raise ParameterError(f"Expected features (songs × features) and labels (songs × 2); got {X.shape} and {Y.shape}.")
+        raise ParameterError("Expected features (songs × features) and labels (songs × 2); "
+                             f"got {X.shape} and {Y.shape}.")
     if not (np.all(np.isfinite(X)) and np.all(np.isfinite(Y))):
         raise ParameterError("Some feature values or labels are missing (NaN); remove those songs first.")
     if np.any(np.ptp(Y, axis=0) == 0):
@@ -216,7 +217,7 @@ def _check_training_data(X, Y):
 class StaticConfig:
     """How the shipped static model is trained."""
 
-    n_members: int = 10
+    n_members: int = 5
     head_inputs: str = "features"  # 'features', 'embedding' or 'both'
     heads: tuple = ("svr", "ridge")  # their predictions are averaged
     svr_C: float = 2.0
@@ -235,6 +236,7 @@ class _Member:
         self.seed = seed
 
     def fit(self, X, Y):
+        self.bounds_ = np.vstack([X.min(axis=0), X.max(axis=0)])
         self.transform_ = PowerTransformer().fit(X)
         Z = self.transform_.transform(X)
         tnn = replace(self.config.tnn, random_state=self.seed)
@@ -257,15 +259,20 @@ class _Member:
     def _head_inputs(self, Z, E):
         return {"features": Z, "embedding": E, "both": np.hstack([Z, E])}[self.config.head_inputs]
 
+    def _transform(self, X):
+        # Yeo-Johnson powers extrapolate explosively: values outside the training range
+        # (common for features recomputed from new audio) are clipped to it first.
+        return self.transform_.transform(np.clip(X, self.bounds_[0], self.bounds_[1]))
+
     def embed(self, X):
-        return self.embedder_.transform(self.transform_.transform(X))
+        return self.embedder_.transform(self._transform(X))
 
     def predict(self, X):
-        Z = self.transform_.transform(X)
+        Z = self._transform(X)
         E = self.embedding_scale_.transform(self.embedder_.transform(Z))
         H = self._head_inputs(Z, E)
         return np.column_stack([np.mean([head.predict(H) for head in target_heads], axis=0)
-                                for target_heads in self.heads_])
+                                for target_heads in self.heads_]).clip(-1.0, 1.0)
 
 
 class StaticEmotionModel:
@@ -400,8 +407,9 @@ class StaticEmotionModel:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         torch.save([m.embedder_.state() for m in self.members], path / "embedders.pt")
-        joblib.dump([{"transform": m.transform_, "embedding_scale": m.embedding_scale_, "heads": m.heads_}
-                     for m in self.members], path / "heads.joblib", compress=3)
+        parts = [{"bounds": m.bounds_, "transform": m.transform_, "embedding_scale": m.embedding_scale_,
+                  "heads": m.heads_} for m in self.members]
+        joblib.dump(parts, path / "heads.joblib", compress=("xz", 9))
         meta = {"format_version": FORMAT_VERSION, "version": self.version, "config": asdict(self.config),
                 "feature_columns": self.feature_columns,
                 "feature_mean": self.feature_mean.tolist(), "feature_std": self.feature_std.tolist(),
@@ -451,6 +459,7 @@ class StaticEmotionModel:
                 raise ModelError(f"The static model in '{path}' does not match its own feature list; retrain it.")
             member = _Member(model.config, seed=model.config.random_state + i)
             member.embedder_ = TripletEmbedder.from_state(state)
+            member.bounds_ = np.asarray(part["bounds"], dtype=np.float64)
             member.transform_ = part["transform"]
             member.embedding_scale_ = part["embedding_scale"]
             member.heads_ = part["heads"]

@@ -154,7 +154,8 @@ def _one_thread(torch):
 def _check_labels(y: np.ndarray, n: int) -> np.ndarray:
     y = np.asarray(y, dtype=np.float64)
     if y.ndim not in (1, 2) or y.shape[0] != n:
-        raise ParameterError(f"Expected one label (or one row of labels) per song: {n} songs, labels of shape {y.shape}.")
+        raise ParameterError(f"Expected one label (or one row of labels) per song: {n} songs, "
+                             f"labels of shape {y.shape}.")
     if not np.all(np.isfinite(y)):
         raise ParameterError("Some labels are missing (NaN) or infinite; remove those songs first.")
     if np.all(np.ptp(y.reshape(n, -1), axis=0) == 0):
