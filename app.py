@@ -23,3 +23,5 @@ with st.sidebar:
                "arousal (calm → excited), both on −1 … 1.")
     st.caption(f"Index: `{ui.default_db_path().name}`")
 page.run()
+if not ui.warm_up_disabled():
+    ui.warm_up_in_background()

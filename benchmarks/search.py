@@ -65,7 +65,8 @@ def perturbed(base: np.ndarray, n: int, rng) -> np.ndarray:
     frac = (position - left)[:, None, :]
     rows = np.arange(n)[:, None, None]
     dims = np.arange(2)[None, :, None]
-    curves = (1 - frac) * picks[rows, dims, left[:, None, :]] + frac * picks[rows, dims, left[:, None, :] + 1]
+    left = left[:, None, :]
+    curves = (1 - frac) * picks[rows, dims, left] + frac * picks[rows, dims, left + 1]
     drift = np.cumsum(rng.normal(0, 0.01, curves.shape), axis=2)
     shift = rng.normal(0, 0.1, (n, 2, 1))
     return np.clip(curves + drift + shift, -1, 1).astype(np.float32)

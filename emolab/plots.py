@@ -33,6 +33,11 @@ UNIT_DOMAIN = [-1.0, 1.0]
 AXIS_EXTENT = 36
 
 
+def canvas(chart):
+    """Draw with Vega's canvas renderer: thousands of marks stay fast (SVG makes a node each)."""
+    return chart.properties(usermeta={"embedOptions": {"renderer": "canvas"}})
+
+
 def _unit_axis(field: str, title: str) -> dict:
     return {"field": field, "type": "quantitative", "title": title,
             "scale": alt.Scale(domain=UNIT_DOMAIN, nice=False, clamp=True)}
@@ -70,7 +75,7 @@ def click_grid(*, step: float = 0.05) -> alt.Chart:
     grid = pd.DataFrame({"valence": v.ravel(), "arousal": a.ravel()})
     pick = alt.selection_point(name=CLICK_SELECTION, fields=["valence", "arousal"],
                                nearest=True, on="click", empty=False, clear=False)
-    return alt.Chart(grid).mark_point(opacity=0.001, size=30).encode(
+    return alt.Chart(grid).mark_point(opacity=0.001, size=30, aria=False).encode(
         x=alt.X(**_unit_axis("valence", "valence")),
         y=alt.Y(**_unit_axis("arousal", "arousal")),
         tooltip=[alt.Tooltip("valence:Q", format=".2f"), alt.Tooltip("arousal:Q", format=".2f")],
@@ -155,7 +160,7 @@ def uncertainty_ellipse(valence: float, arousal: float, valence_std: float, arou
 
 def va_plane(*layers, height: int = 420, title: str | None = None) -> alt.LayerChart:
     """The plane with quadrant labels under the given layers, square and fixed to [-1, 1]."""
-    chart = alt.layer(va_frame(), *layers).properties(height=height, width=height)
+    chart = canvas(alt.layer(va_frame(), *layers).properties(height=height, width=height))
     if title:
         chart = chart.properties(title=title)
     return chart.configure_axis(grid=True, gridOpacity=0.35).configure_view(stroke="#bdbdbd")
@@ -231,7 +236,7 @@ def emotion_curves(curves: pd.DataFrame, *, height: int = 220, clickable: bool =
     if span:
         brush = alt.selection_interval(name=SPAN_SELECTION, encodings=["x"])
         layers.append(alt.Chart(curves).mark_line(opacity=0).encode(x=x, y=y).add_params(brush))
-    return alt.layer(*layers).properties(height=height, width=width)
+    return canvas(alt.layer(*layers).properties(height=height, width=width))
 
 
 def waveform(y: np.ndarray, sr: int, *, points: int = 800, height: int = 90,
@@ -265,12 +270,12 @@ def projection_map(points: pd.DataFrame, *, x: str, y: str, color: str, color_ti
     brush = alt.selection_interval(name=selection_name, encodings=["x", "y"])
     tooltip = [c for c in ("title", "artist") if c in points]
     tooltip += [alt.Tooltip(c, format=".2f") for c in ("valence", "arousal") if c in points]
-    return alt.Chart(points).mark_circle(size=45).encode(
+    return canvas(alt.Chart(points).mark_circle(size=45).encode(
         x=alt.X(f"{x}:Q", title=None, axis=alt.Axis(labels=False, ticks=False)),
         y=alt.Y(f"{y}:Q", title=None, axis=alt.Axis(labels=False, ticks=False)),
         color=alt.condition(brush, _color(points, color, color_title), alt.value("#e0e0e0")),
         tooltip=tooltip,
-    ).add_params(brush).properties(height=height, title=title)
+    ).add_params(brush).properties(height=height, title=title))
 
 
 def sketch_overlay(sketch: pd.DataFrame, matches: pd.DataFrame | None = None, *,
@@ -299,4 +304,4 @@ def sketch_overlay(sketch: pd.DataFrame, matches: pd.DataFrame | None = None, *,
             detail="title:N",
             tooltip=["title:N", "dimension:N"],
         ))
-    return alt.layer(*layers).properties(height=height, width="container")
+    return canvas(alt.layer(*layers).properties(height=height, width="container"))

@@ -338,7 +338,8 @@ def _as_sequence(a, which) -> np.ndarray:
     if x.ndim == 1:
         x = x[:, None]
     if x.ndim != 2 or x.shape[0] == 0:
-        raise ParameterError(f"The {which} sequence must be a non-empty array of shape (n,) or (n, d).")
+        raise ParameterError(f"The {which} sequence must be a non-empty array of shape (n,) "
+                             "or (n, d).")
     if not np.all(np.isfinite(x)):
         raise ParameterError(f"The {which} sequence holds missing (NaN) or infinite values.")
     return np.ascontiguousarray(x.T)
@@ -796,7 +797,8 @@ def _check_profile(valence_curve, arousal_curve, weights, znorm):
         raise ParameterError("Weights must be two non-negative numbers, for valence and arousal.")
     dims = np.array(sorted(query), dtype=np.int64)
     if w_all[dims].sum() <= 0:
-        raise ParameterError("The weights of the drawn dimensions are all zero: nothing to compare.")
+        raise ParameterError("The weights of the drawn dimensions are all zero: "
+                             "nothing to compare.")
     return query, dims, w_all[dims].copy()
 
 
@@ -806,7 +808,8 @@ def _check_curve(curve, name, znorm) -> np.ndarray:
     except (TypeError, ValueError):
         raise ParameterError(f"The {name} profile must be a list of numbers.") from None
     if x.ndim != 1:
-        raise ParameterError(f"The {name} profile must be a flat list of numbers, one per time point.")
+        raise ParameterError(f"The {name} profile must be a flat list of numbers, "
+                             "one per time point.")
     if x.size == 0:
         raise ParameterError(f"The {name} profile is empty: draw at least two points, "
                              "or leave it out to search on the other dimension only.")
@@ -884,7 +887,8 @@ def _check_seconds(seconds) -> float:
     except (TypeError, ValueError):
         raise ParameterError("The segment duration must be a number of seconds.") from None
     if not math.isfinite(value) or value <= 0:
-        raise ParameterError(f"The segment duration must be a positive number of seconds (got {seconds}).")
+        raise ParameterError("The segment duration must be a positive number of seconds "
+                             f"(got {seconds}).")
     return value
 
 

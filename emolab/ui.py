@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,8 @@ from emolab.exceptions import EmolabError
 
 UPLOAD_TYPES = ["wav", "mp3", "flac", "ogg"]
 SONG_KEY = "song_id"
+_WARM_LOCK = threading.Lock()
+_WARM_MODELS: dict = {}
 
 
 # ------------------------------------------------------------------ resources
@@ -39,6 +42,9 @@ def get_index():
 @st.cache_resource(show_spinner="Loading the emotion models…")
 def get_models():
     """The shipped static and dynamic models (``None`` where not trained yet)."""
+    with _WARM_LOCK:  # the warm-up thread may be loading them right now
+        if "models" in _WARM_MODELS:
+            return _WARM_MODELS.pop("models")
     from emolab.predict import load_models
 
     return load_models()
@@ -345,7 +351,45 @@ def retrain_static(index, *, progress=None, out_dir=None):
     return model
 
 
+# ------------------------------------------------------------------ warm-up
+
+@st.cache_resource(show_spinner=False)
+def warm_up_in_background() -> threading.Thread:
+    """Once per server process, after the first page is drawn: prepare the emotion search
+    (in-memory stores, compiled kernels) and load the models, so the first visit of
+    Search, Sketch, Analyse or Models does not wait for them. Failures are left to the
+    pages, which report them."""
+    index = get_index()
+
+    def work():
+        search = optional("emolab.search")
+        for source in ("human", "predicted"):
+            try:
+                if search is not None:
+                    search.warm_up(index, source=source)
+            except Exception:  # an empty index or a missing piece: the page will say so
+                pass
+        try:
+            from emolab.predict import load_models
+
+            with _WARM_LOCK:
+                _WARM_MODELS["models"] = load_models()
+        except Exception:
+            pass
+
+    thread = threading.Thread(target=work, name="emolab-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+
 # ------------------------------------------------------------------ first run
 
 def demo_disabled() -> bool:
+    """``EMOLAB_NO_DEMO=1`` stops the app from building the demo library on first run."""
     return os.environ.get("EMOLAB_NO_DEMO", "").strip() not in ("", "0")
+
+
+def warm_up_disabled() -> bool:
+    """``EMOLAB_NO_WARMUP=1`` skips the background warm-up (AppTest sets it for speed)."""
+    return os.environ.get("EMOLAB_NO_WARMUP", "").strip() not in ("", "0")

@@ -23,21 +23,30 @@ section = st.segmented_control("Section", SECTIONS, default=SECTIONS[0], key="an
                                label_visibility="collapsed") or SECTIONS[0]
 
 
-def save(action, success: str):
-    """Run one write and return its result; report conflicts and bad values as sentences."""
+def save(action, success: str, after=None) -> None:
+    """Run one write, then ``after(result)`` and a rerun showing the stored state.
+
+    Conflicts and bad values are reported as sentences and nothing is changed.
+    """
     if not annotator.strip():
         st.error("Type your name in “Annotator” first: every label is stored with its author.")
-        return None
+        return
     try:
         with index.transaction() as con:
             result = action(con)
     except EmolabError as exc:
         ui.show_error(exc)
-        return None
+        return
     ui.index_changed()
     st.session_state.pop("ann_snapshot", None)
-    st.toast(success, icon=":material/check:")
-    return True if result is None else result
+    if after is not None:
+        after(result)
+    st.session_state["ann_flash"] = success
+    st.rerun()
+
+
+if "ann_flash" in st.session_state:
+    st.toast(st.session_state.pop("ann_flash"), icon=":material/check:")
 
 
 if section == SECTIONS[0]:
@@ -74,19 +83,17 @@ if section == SECTIONS[0]:
         values = {"valence": valence, "arousal": arousal, "tags": tags, "note": note or None}
         if current is None:
             if st.button("Save label", type="primary", icon=":material/save:"):
-                if save(lambda con: annotations.insert(
-                        con, {"song_id": song_id, "annotator": annotator, "kind": "static",
-                              **values}), "Label saved."):
-                    st.session_state[seen_key] = 1
+                save(lambda con: annotations.insert(
+                    con, {"song_id": song_id, "annotator": annotator, "kind": "static", **values}),
+                    "Label saved.", after=lambda _: st.session_state.update({seen_key: 1}))
         else:
             b1, b2 = st.columns([1, 2])
             if b1.button("Save changes", type="primary", icon=":material/save:"):
-                revision = save(lambda con: annotations.update(
+                save(lambda con: annotations.update(
                     con, int(current["annotation_id"]), values,
                     expected_revision=st.session_state[seen_key], who=annotator),
-                    "Label updated.")
-                if revision:
-                    st.session_state[seen_key] = int(revision)
+                    "Label updated.",
+                    after=lambda revision: st.session_state.update({seen_key: int(revision)}))
             if b2.button("Reload the stored label", icon=":material/refresh:"):
                 for key in (seen_key, v_key, a_key, f"ann_tags_{song_id}", f"ann_note_{song_id}"):
                     st.session_state.pop(key, None)
@@ -164,8 +171,7 @@ if section == SECTIONS[1]:
                 annotations.delete(con, int(original["annotation_id"]),
                                    expected_revision=int(original["revision"]), who=annotator)
 
-        if save(apply, "Annotations saved."):
-            st.rerun()
+        save(apply, "Annotations saved.")
     if b2.button("Reload", icon=":material/refresh:"):
         st.session_state.pop("ann_snapshot", None)
         st.rerun()

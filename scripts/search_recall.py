@@ -27,7 +27,8 @@ from emolab.index import emotion, open_index, songs  # noqa: E402
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "emomusic"
 CONFIGS = (
     ("whole, DTW (band 0.1, step penalty 0.005: the default)", dict(mode="whole", metric="dtw")),
-    ("whole, plain DTW (band 0.1, no step penalty)", dict(mode="whole", metric="dtw", step_penalty=0)),
+    ("whole, plain DTW (band 0.1, no step penalty)",
+     dict(mode="whole", metric="dtw", step_penalty=0)),
     ("whole, Euclidean", dict(mode="whole", metric="euclidean")),
     ("whole, DTW, z-normalised", dict(mode="whole", metric="dtw", znorm=True)),
 )

@@ -33,6 +33,7 @@ def db(tmp_path, monkeypatch):
     path = tmp_path / "app.duckdb"
     monkeypatch.setenv("EMOLAB_DB", str(path))
     monkeypatch.setenv("EMOLAB_NO_DEMO", "1")
+    monkeypatch.setenv("EMOLAB_NO_WARMUP", "1")
     fill_index(path, n_songs=6, audio_dir=tmp_path)
     return path
 
@@ -74,6 +75,7 @@ def test_library_text_filter(db):
 def test_empty_library_offers_the_demo_without_building_it(tmp_path, monkeypatch):
     monkeypatch.setenv("EMOLAB_DB", str(tmp_path / "empty.duckdb"))
     monkeypatch.setenv("EMOLAB_NO_DEMO", "1")
+    monkeypatch.setenv("EMOLAB_NO_WARMUP", "1")
     at = open_page("library")
     assert_clean(at)
     assert "The library is empty." in [i.value for i in at.info]

@@ -118,15 +118,15 @@ def test_analyse_upload_shows_prediction_or_says_model_missing(page, server):
 
 def test_click_on_plane_searches(page):
     goto_page(page, "Search by emotion")
-    valence_input = page.get_by_label("Valence")
+    valence_input = page.get_by_role("spinbutton", name="Valence", exact=True)
     assert valence_input.input_value() == "0.50"
-    chart = page.locator('[data-testid="stVegaLiteChart"] canvas').first
+    chart = page.locator('[data-testid="stVegaLiteChart"] canvas.marks').first
     box = chart.bounding_box()
     # Lower-left quadrant of the plot area (axes take the left and bottom margins).
     page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.75)
     wait_idle(page)
     valence = float(valence_input.input_value())
-    arousal = float(page.get_by_label("Arousal").input_value())
+    arousal = float(page.get_by_role("spinbutton", name="Arousal", exact=True).input_value())
     assert valence < 0 and arousal < 0, (valence, arousal)
     assert_no_exception(page, "Search after click")
     body = page.inner_text("body")
@@ -153,7 +153,7 @@ def test_sketch_stroke_ranks_songs(page):
 
 
 def run_query(page, sql: str) -> None:
-    box = page.get_by_label("SQL")
+    box = page.get_by_role("textbox", name="SQL", exact=True)
     box.fill(sql)
     box.press("Control+Enter")
     wait_idle(page)
@@ -174,10 +174,11 @@ def test_hostile_queries_are_refused(page):
 
 def test_annotation_edit_saved_and_exported(page):
     goto_page(page, "Annotate & export")
-    page.get_by_label("Annotator").fill("browser-tester")
-    page.get_by_label("Annotator").press("Enter")
+    name = page.get_by_role("textbox", name="Annotator", exact=True)
+    name.fill("browser-tester")
+    name.press("Enter")
     wait_idle(page)
-    valence = page.get_by_label("Valence").first
+    valence = page.get_by_role("spinbutton", name="Valence", exact=True)
     valence.fill("-0.35")
     valence.press("Enter")
     wait_idle(page)
@@ -195,7 +196,7 @@ def test_annotation_edit_saved_and_exported(page):
     assert rows == [{"annotator": "browser-tester", "kind": "static", "valence": "-0.35"}]
 
     goto_page(page, "Annotate & export")
-    page.get_by_role("button", name="Export / import").click()
+    page.get_by_text("Export / import", exact=True).click()
     wait_idle(page)
     button = page.get_by_role("button", name="Download annotations CSV")
     if button.count() == 0:

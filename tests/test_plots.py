@@ -130,3 +130,9 @@ def test_projection_map_brush_and_sketch_overlay():
     sketch = pd.DataFrame({"position": [0, 1], "dimension": "valence", "value": [0.0, 0.5]})
     overlay = plots.sketch_overlay(sketch, sketch.assign(title="x"))
     assert len(spec(overlay)["layer"]) == 2
+
+
+def test_planes_and_curves_draw_on_canvas_for_thousands_of_marks():
+    for chart in (plots.va_plane(plots.click_grid()),
+                  plots.emotion_curves(plots.curves_long([0.5, 1.0], [0, 0], [0, 0]))):
+        assert spec(chart)["usermeta"]["embedOptions"]["renderer"] == "canvas"

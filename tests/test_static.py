@@ -139,3 +139,28 @@ def test_shipped_model_predicts_sensible_values():
     mean, std = model.predict(X)
     assert np.all(np.isfinite(mean)) and np.all(np.abs(mean) <= 1.5)
     assert np.all(np.isfinite(std)) and np.all(std >= 0)
+
+
+def test_table1_cli_writes_the_report(tmp_path, capsys):
+    X, Y = songs(n=40)
+    table = pd.DataFrame(X, columns=COLUMNS)
+    table.insert(0, "track_id", np.arange(1001, 1041))  # ids above 1000: no DEAM swap
+    table["valence_mean"], table["arousal_mean"] = Y[:, 0] * 4 + 5, Y[:, 1] * 4 + 5
+    table["valence_std"] = table["arousal_std"] = 1.0
+    table.to_csv(tmp_path / "deam.csv", index=False)
+    out = tmp_path / "table1.md"
+    assert main(["experiment", "table1", "--features", str(tmp_path / "deam.csv"), "--folds", "2",
+                 "--pipelines", "svr,pca_svr", "--components", "2", "--all-columns", "--out", str(out)]) == 0
+    report = out.read_text()
+    assert "| SVR on standardised features |" in report and "| PCA(k) → SVR |" in report
+    assert "TNN(k)" not in report and "40 DEAM songs" in report
+    assert "--folds 2" in report and "0.614" in report  # the command and the paper's figures
+    assert main(["train-static", "--features", str(tmp_path / "deam.csv"), "--out", str(tmp_path / "m")]) == 1
+    assert "recompute" in capsys.readouterr().err
+
+
+def test_damaged_checkpoint_is_a_model_error(tiny_model, tmp_path):
+    tiny_model.save(tmp_path / "m")
+    (tmp_path / "m" / "heads.joblib").write_bytes(b"not a joblib file")
+    with pytest.raises(ModelError, match="retrain"):
+        StaticEmotionModel.load(tmp_path / "m")

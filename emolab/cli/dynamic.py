@@ -57,6 +57,10 @@ def register(commands, experiments) -> None:
                    help="unlabelled music: adds the teacher–student rows (needs the static model)")
     p.add_argument("--max-minutes", type=float, default=60.0)
     p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--front-ends", default="vae,ae,cnn,opensmile",
+                   help="comma-separated front ends to train per fold (vae, ae, cnn, opensmile)")
+    p.add_argument("--merge", default=None,
+                   help="per-song scores CSV of an earlier run: its methods not run now are added")
     p.add_argument("--out", default=str(PROJECT_ROOT / "docs" / "results" / "dynamic.md"))
     _cache_argument(p)
     p.set_defaults(func=experiment_dynamic)
@@ -171,9 +175,15 @@ def experiment_dynamic(args) -> int:
         notes.append(f"Teacher–student head trained on {sum(map(len, latents)) / 120:.0f} minutes of "
                      f"unlabelled audio from {args.audio} ({len(latents)} tracks).")
     songs = dt.prepare_songs(dt.labelled_songs(args.dataset), cache_dir=args.cache, progress=True)
+    front_ends = tuple(f.strip() for f in args.front_ends.split(",") if f.strip())
     experiment = dt.DynamicExperiment(encoders=encoders, static_model=static, teacher_head=teacher_head,
-                                      config=config, progress=True)
+                                      config=config, front_ends=front_ends, progress=True)
     scores = experiment.run(songs)
+    if args.merge:
+        scores, merged = dt.merge_scores(scores, args.merge)
+        if merged:
+            notes.append(f"Rows {', '.join(merged)} come from an earlier run with the same folds "
+                         f"(per-song scores in {Path(args.merge).name}).")
     summary = dt.summarise(scores)
     command = "python -m emolab " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "python -m emolab experiment dynamic"
     out = Path(args.out)

@@ -31,7 +31,8 @@ def register(commands, experiments) -> None:
     profile = commands.add_parser(
         "search-profile", help="songs whose emotion curves follow a drawn profile")
     profile.add_argument("--valence", default=None,
-                         help='valence profile on [-1, 1], evenly spaced: --valence="-0.2,0.1,0.5" (use = when it starts with a minus)')
+                         help='valence profile on [-1, 1], evenly spaced: '
+                              '--valence="-0.2,0.1,0.5" (use = when it starts with a minus)')
     profile.add_argument("--arousal", default=None,
                          help='arousal profile on [-1, 1], evenly spaced: --arousal="-0.5,0,0.5"')
     profile.add_argument("--mode", choices=search.MODES, default="whole")
@@ -119,7 +120,8 @@ def _run_batch(args, options) -> int:
     columns = ["query_id", "rank", *RESULT_FIELDS, "distance"]
     if args.mode == "segment":
         columns += ["start", "end"]
-    table = pd.concat(tables, ignore_index=True)[columns] if tables else pd.DataFrame(columns=columns)
+    table = (pd.concat(tables, ignore_index=True)[columns] if tables
+             else pd.DataFrame(columns=columns))
     if args.out:
         table.to_csv(args.out, index=False)
         print(f"{len(tables)} queries, {len(table)} results written to {args.out}")
@@ -157,7 +159,7 @@ def _profile_of(group: pd.DataFrame, args):
 
 
 def _even(t, values):
-    """Values at evenly spaced times; uneven stamps are interpolated, NaNs are kept (and refused)."""
+    """Values at evenly spaced times; uneven stamps are interpolated (NaNs kept, then refused)."""
     if len(t) < 2 or np.allclose(np.diff(t), np.diff(t).mean()):
         return values
     return np.interp(np.linspace(t[0], t[-1], len(t)), t, values)
@@ -167,7 +169,8 @@ def _numbers(text: str, option: str) -> list[float]:
     try:
         return [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise ParameterError(f"{option} takes numbers separated by commas, e.g. \"-0.2,0.1,0.5\".") from None
+        raise ParameterError(f"{option} takes numbers separated by commas, "
+                             "e.g. \"-0.2,0.1,0.5\".") from None
 
 
 def _print(result: pd.DataFrame, extra, as_json: bool) -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +12,7 @@ import pandas as pd
 from emolab.config import MODELS_DIR, rating_to_unit, unit_to_rating
 from emolab.exceptions import DatasetError, ModelError
 
-#: Table 1 of the paper (MediaEval 2013, 744 songs, 6,669 features; R² at 600 dims).
+#: Table 1 of the paper (MediaEval 2013, 6,669 features; R² at 600 dims).
 PAPER_TABLE1 = {"svr": (0.347, 0.614), "pca_svr": (0.087, 0.224), "tnn_svr": (0.378, 0.638)}
 PIPELINE_NAMES = {"svr": "SVR on standardised features", "pca_svr": "PCA(k) → SVR", "tnn_svr": "TNN(k) → SVR"}
 
@@ -60,20 +59,40 @@ def _labelled_table(path):
     return features.loc[keep], Y
 
 
-def _command_line() -> str:
-    return "python -m emolab " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
+def _recomputable(features, path) -> list[str]:
+    from emolab.models.static import recomputable_columns
+
+    columns = recomputable_columns(features.columns)
+    if not columns:
+        raise DatasetError(f"'{path}' has none of the DEAM openSMILE columns EmoLab can recompute from audio.")
+    return columns
+
+
+def _table1_command(args) -> str:
+    """The command line that reproduces this run."""
+    parts = ["python -m emolab experiment table1", "--features", shlex.quote(str(args.features)),
+             "--folds", str(args.folds), "--seed", str(args.seed)]
+    if args.components:
+        parts += ["--components", str(args.components)]
+    if args.all_columns:
+        parts.append("--all-columns")
+    if args.pipelines != "svr,pca_svr,tnn_svr":
+        parts += ["--pipelines", args.pipelines]
+    if args.tnn_epochs:
+        parts += ["--tnn-epochs", str(args.tnn_epochs)]
+    return " ".join(parts + ["--out", shlex.quote(str(args.out))])
 
 
 def run_table1_command(args) -> int:
     import torch
 
     from emolab.exceptions import ParameterError
-    from emolab.models.static import PIPELINES, TABLE1_TNN, recomputable_columns, run_table1
+    from emolab.models.static import PIPELINES, TABLE1_TNN, run_table1
     from emolab.models.tnn import default_n_components
 
     torch.set_num_threads(1)
     features, Y = _labelled_table(args.features)
-    columns = list(features.columns) if args.all_columns else recomputable_columns(features.columns)
+    columns = list(features.columns) if args.all_columns else _recomputable(features, args.features)
     k = args.components or default_n_components(len(columns))
     pipelines = [p.strip() for p in args.pipelines.split(",") if p.strip()]
     unknown = sorted(set(pipelines) - set(PIPELINES))
@@ -84,8 +103,7 @@ def run_table1_command(args) -> int:
     scores = run_table1(features[columns].to_numpy(), Y, folds=args.folds, seed=args.seed, n_components=k,
                         pipelines=pipelines, tnn=tnn, progress=print)
     runtime = time.time() - started
-    command = _command_line() or (f"python -m emolab experiment table1 --features {args.features} "
-                                  f"--folds {args.folds} --seed {args.seed}")
+    command = _table1_command(args)
     report = table1_markdown(scores, n_songs=len(Y), n_features=len(columns), k=k, folds=args.folds,
                              command=command, runtime=runtime, tnn=tnn)
     print(report)
@@ -129,7 +147,7 @@ def table1_markdown(scores: pd.DataFrame, *, n_songs, n_features, k, folds, comm
                       "random_state = seed + fold."]
     lines += [
         "",
-        "Paper: MediaEval 2013 (744 songs, 6,669 features, k = 600). DEAM's labels are swapped for song ids "
+        "Paper: MediaEval 2013 songs, 6,669 openSMILE features, k = 600. DEAM's labels are swapped for song ids "
         "2–1000 in the source table; they are corrected before training (`emolab.datasets.fix_deam_swap`).",
         "",
         f"Command: `{command}`",
@@ -143,11 +161,11 @@ def table1_markdown(scores: pd.DataFrame, *, n_songs, n_features, k, folds, comm
 def train_static_command(args) -> int:
     import torch
 
-    from emolab.models.static import StaticConfig, StaticEmotionModel, recomputable_columns
+    from emolab.models.static import StaticConfig, StaticEmotionModel
 
     torch.set_num_threads(1)
     features, Y = _labelled_table(args.features)
-    columns = recomputable_columns(features.columns)
+    columns = _recomputable(features, args.features)
     config = StaticConfig(random_state=args.seed)
     config = replace(config, n_members=args.members or config.n_members,
                      head_inputs=args.head_inputs or config.head_inputs)

@@ -248,6 +248,7 @@ class DynamicExperiment:
     teacher_head: SequenceRegressor | None = None
     config: SequenceConfig = field(default_factory=SequenceConfig)
     fine_tune_epochs: int = 30
+    front_ends: tuple = ("vae", "ae", "cnn", "opensmile")
     progress: bool = False
 
     def run(self, songs: list[LabelledSong]) -> pd.DataFrame:
@@ -256,6 +257,8 @@ class DynamicExperiment:
             raise ParameterError("Leave-one-song-out needs at least two labelled songs.")
         inputs = self._inputs(songs)
         fixed = self._fixed_predictions(songs)
+        latents = ([self.encoders["vae"].transform(s.inputs["patches"]) for s in songs]
+                   if "vae" in self.encoders else None)
         rows = []
         for k in _progress(range(len(songs)), self.progress, "folds"):
             train = [i for i in range(len(songs)) if i != k]
@@ -268,13 +271,14 @@ class DynamicExperiment:
                 preds[name] = head.predict(xs[k])
             if self.teacher_head is not None and "vae" in self.encoders:
                 head = _clone_fitted(self.teacher_head, epochs=self.fine_tune_epochs)
-                head.fit([inputs["VAE-LSTM"][1][i] for i in train], [songs[i].targets for i in train])
-                preds["teacher-student VAE-LSTM (shipped recipe)"] = head.predict(inputs["VAE-LSTM"][1][k])
+                head.fit([latents[i] for i in train], [songs[i].targets for i in train])
+                preds["teacher-student VAE-LSTM + fine-tuning (shipped recipe)"] = head.predict(latents[k])
             for name, pred in preds.items():
                 rows.append({"method": name, "song": songs[k].key, **curve_scores(pred, songs[k].targets)})
         return pd.DataFrame(rows)
 
     def _inputs(self, songs) -> dict:
+        """Per front end (trained per fold): its label, name and per-song inputs."""
         out = {}
         for name, label in (("vae", "VAE-LSTM"), ("ae", "AE-LSTM")):
             if name in self.encoders:
@@ -282,7 +286,7 @@ class DynamicExperiment:
         out["CNN-LSTM"] = ("cnn", [s.inputs["patches"] for s in songs])
         if all("opensmile" in s.inputs for s in songs):
             out["BLSTM openSMILE-260"] = ("opensmile", [s.inputs["opensmile"] for s in songs])
-        return out
+        return {label: v for label, v in out.items() if v[0] in self.front_ends}
 
     def _head(self, front: str) -> SequenceRegressor:
         params = {**self.config.__dict__, "front_end": front,
@@ -321,6 +325,13 @@ def _clone_fitted(head: SequenceRegressor, *, epochs: int) -> SequenceRegressor:
     clone = SequenceRegressor.from_state(state)
     clone.warm_start = True
     return clone
+
+
+def merge_scores(scores: pd.DataFrame, earlier) -> tuple[pd.DataFrame, list[str]]:
+    """Add the methods of an earlier per-song scores CSV that ``scores`` lacks (same songs only)."""
+    earlier = pd.read_csv(earlier)
+    extra = earlier[~earlier["method"].isin(scores["method"]) & earlier["song"].isin(scores["song"])]
+    return pd.concat([scores, extra], ignore_index=True), list(dict.fromkeys(extra["method"]))
 
 
 def summarise(scores: pd.DataFrame) -> pd.DataFrame:

@@ -449,8 +449,12 @@ class StaticEmotionModel:
         model.feature_std = np.asarray(meta["feature_std"], dtype=np.float64)
         model.cv_scores = meta["cv_scores"]
         model.trained_on = meta["trained_on"]
-        states = torch.load(files[1], weights_only=True)
-        parts = joblib.load(files[2])
+        try:
+            states = torch.load(files[1], weights_only=True)
+            parts = joblib.load(files[2])
+        except Exception as exc:  # unpickling fails in many ways across library versions
+            raise ModelError(f"The static model in '{path}' could not be read ({exc}); retrain it with "
+                             "python -m emolab train-static.") from exc
         if len(states) != len(parts):
             raise ModelError(f"The static model in '{path}' is incomplete (its files disagree); retrain it.")
         for i, (state, part) in enumerate(zip(states, parts)):
