@@ -2,7 +2,7 @@
 
 On a fresh machine the index is empty. :func:`build_demo_library` takes a few dozen
 pieces bundled with music21 (Bach chorales in major and minor, Joplin, Mozart,
-Beethoven, Schumann, folk tunes ...), keeps the first ~45 s of each, writes MIDI,
+Beethoven, Schumann, folk tunes ...), keeps the first ~40 s of each, writes MIDI,
 renders it with the General MIDI soundfont that ships with pretty_midi
 (``TimGM6mb.sf2``) through ``midirenderer``, stores the audio in a cache folder and
 ingests it like any other music (``origin='demo'``). Nothing is downloaded.
@@ -30,7 +30,7 @@ Progress = Callable[[int, int, str], None]
 #: Where rendered demo audio is cached (git-ignored).
 DEFAULT_AUDIO_DIR = DATA_DIR / "demo_audio"
 #: Length kept of each piece, in seconds.
-EXCERPT_SECONDS = 45.0
+EXCERPT_SECONDS = 40.0
 #: Audio below this level (dB re full scale) at the end of a rendering is cut.
 TAIL_SILENCE_DB = -50.0
 #: FLAC: fast to encode (Vorbis takes ~15x longer) and byte-identical when re-rendered.
@@ -125,7 +125,6 @@ DEMO_PIECES: tuple[DemoPiece, ...] = (
               program=FLUTE),
     DemoPiece("miscFolk/americanfifeopus.abc", None, "Traditional (American)", number=1,
               program=FLUTE),
-    DemoPiece("ryansMammoth/7thRegimentReel.abc", None, "Traditional (American)", qpm=200),
 )
 
 

@@ -220,6 +220,19 @@ def find_audio_files(paths: Iterable) -> tuple[list[Path], list[tuple[str, str]]
 _WORKER_MODELS = None
 
 
+def warm_up() -> None:
+    """Compile librosa's numba kernels in this process before workers start.
+
+    librosa caches compiled kernels on disk; several processes compiling the same kernel at
+    once can leave a corrupt cache that crashes every later run. After this call the
+    workers only read the cache.
+    """
+    from emolab.features import spectral
+
+    t = np.arange(ANALYSIS_SR * 2) / ANALYSIS_SR
+    spectral.song_vector((0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), ANALYSIS_SR)
+
+
 def _init_worker(models_dir) -> None:
     global _WORKER_MODELS
     import torch
@@ -299,6 +312,8 @@ def ingest(
 
         bar = tqdm(total=len(todo), unit="file", desc="ingest")
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    if todo:
+        warm_up()
     # spawn, not fork: the parent holds DuckDB and torch threads that must not be forked
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,

@@ -98,7 +98,8 @@ with right:
     columns = ["song_id", "title", "artist", "origin", "dataset", "duration", "valence",
                "arousal", "emotion from", "n_annotations"]
     picked = st.dataframe(
-        shown[columns], hide_index=True, height=470, on_select="rerun",
+        shown[columns].fillna({"dataset": "", "artist": ""}), hide_index=True,
+        height=min(470, 35 * (len(shown) + 1) + 3), on_select="rerun",
         selection_mode="single-row", key="lib_table",
         column_config={
             "song_id": st.column_config.NumberColumn("id", width="small"),

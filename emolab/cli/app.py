@@ -13,7 +13,7 @@ def register(commands, experiments) -> None:
     p.add_argument("--pieces", type=int, default=None, help="use only the first N demo pieces (default: all)")
     p.add_argument("--audio-dir", default=None, help="cache folder of the rendered audio (default data/demo_audio)")
     p.add_argument("--workers", type=int, default=2, help="processes rendering and analysing (default 2)")
-    p.add_argument("--seconds", type=float, default=None, help="length kept of each piece (default 45)")
+    p.add_argument("--seconds", type=float, default=None, help="length kept of each piece in seconds (default 40)")
     db_argument(p)
     p.set_defaults(func=cmd_demo)
 

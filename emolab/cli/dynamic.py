@@ -165,6 +165,10 @@ def experiment_dynamic(args) -> int:
     static, reason = dt.load_static_model()
     if static is None:
         notes.append(f"No static model ({reason}): windowed-static and teacher–student rows are missing.")
+    elif any(name in ("emomusic", "deam") for name, _ in args.dataset):
+        notes.append("The static model (windowed-static row and teacher) was trained on DEAM's static "
+                     "labels, which include the emoMusic songs (DEAM ids 2–1000): on those songs it has "
+                     "seen each song's overall level, which flatters the rows that use it.")
     config = SequenceConfig(epochs=args.epochs)
     teacher_head = None
     if static is not None and args.audio and "vae" in encoders:

@@ -13,7 +13,7 @@ mean and standard deviation of the training corpus, both kept in the checkpoint.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
