@@ -271,8 +271,13 @@ def render_midi(midi_bytes: bytes, *, sr: int = OPENSMILE_SR, soundfont=None) ->
     y = y.mean(axis=1)
     if rendered_sr != sr:
         y = resample(y, orig_sr=rendered_sr, target_sr=sr)
-    peak = float(np.max(np.abs(y))) if y.size else 0.0
-    return (y * (0.9 / peak) if peak > 0 else y).astype(np.float32)
+    return normalise(y)
+
+
+def normalise(y: np.ndarray, *, peak: float = 0.9) -> np.ndarray:
+    """Scale a signal so that its largest absolute sample is ``peak``."""
+    top = float(np.max(np.abs(y))) if y.size else 0.0
+    return (y * (peak / top) if top > 0 else y).astype(np.float32)
 
 
 def trim(y: np.ndarray, sr: int, *, seconds: float, fade: float = 2.0) -> np.ndarray:
@@ -295,7 +300,7 @@ def render_piece(piece: DemoPiece, path, *, seconds: float = EXCERPT_SECONDS,
     import soundfile as sf
 
     data, title, composer = piece_midi(piece, seconds=seconds)
-    y = trim(render_midi(data, sr=sr), sr, seconds=seconds)
+    y = normalise(trim(render_midi(data, sr=sr), sr, seconds=seconds))
     if y.size < sr:
         raise ParameterError(f"'{title}' rendered to less than a second of audio.")
     path = Path(path)

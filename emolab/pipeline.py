@@ -305,7 +305,7 @@ def ingest(
             report.skipped.append(str(path))
         else:
             todo.append(str(path))
-    models = load_models(models_dir) if with_models else None
+    models = load_models(models_dir) if with_models and todo else None
     bar = None
     if progress is None and todo:
         from tqdm import tqdm

@@ -11,35 +11,15 @@ st.caption("Read-only SQL (DuckDB dialect) over the index's own tables. The cons
            "10,000 rows. Valence and arousal are on −1 … 1.")
 index = ui.get_index()
 
-EXAMPLES = {
-    "Songs per origin": "SELECT origin, count(*) AS songs FROM songs GROUP BY origin ORDER BY songs DESC",
-    "Happiest songs by human label": (
-        "SELECT s.title, s.artist, avg(a.valence) AS valence, avg(a.arousal) AS arousal\n"
-        "FROM annotations a JOIN songs s USING (song_id)\nWHERE a.kind = 'static'\n"
-        "GROUP BY ALL ORDER BY valence DESC LIMIT 20"),
-    "Where humans and the model disagree": (
-        "SELECT s.title, a.valence AS human_valence, p.valence AS predicted_valence,\n"
-        "       abs(a.valence - p.valence) AS gap\nFROM annotations a\n"
-        "JOIN static_predictions p USING (song_id)\nJOIN songs s USING (song_id)\n"
-        "WHERE a.kind = 'static'\nORDER BY gap DESC LIMIT 20"),
-    "Quadrant counts (predicted)": (
-        "SELECT CASE WHEN valence >= 0 AND arousal >= 0 THEN 'happy/excited'\n"
-        "            WHEN valence < 0 AND arousal >= 0 THEN 'tense/angry'\n"
-        "            WHEN valence < 0 THEN 'sad/depressed' ELSE 'calm/relaxed' END AS quadrant,\n"
-        "       count(*) AS songs\nFROM static_predictions GROUP BY quadrant ORDER BY songs DESC"),
-    "Annotators and their work": (
-        "SELECT annotator, kind, count(*) AS annotations, min(created_at) AS first\n"
-        "FROM annotations GROUP BY annotator, kind ORDER BY annotations DESC"),
-}
 
 
 def use_example():
-    st.session_state["query_sql"] = EXAMPLES[st.session_state["query_example"]]
+    st.session_state["query_sql"] = query_guard.EXAMPLE_QUERIES[st.session_state["query_example"]]
 
 
-st.selectbox("Example queries", list(EXAMPLES), key="query_example", on_change=use_example,
+st.selectbox("Example queries", list(query_guard.EXAMPLE_QUERIES), key="query_example", on_change=use_example,
              index=None, placeholder="Pick an example to start from…")
-st.session_state.setdefault("query_sql", EXAMPLES["Songs per origin"])
+st.session_state.setdefault("query_sql", query_guard.EXAMPLE_QUERIES["Songs per origin"])
 sql = st.text_area("SQL", key="query_sql", height=170)
 if st.button("Run query", type="primary", icon=":material/play_arrow:"):
     try:

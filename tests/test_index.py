@@ -209,3 +209,11 @@ def test_console_stops_runaway_queries(index):
         query_guard.run(index.con, "SELECT count(*) FROM range(10000000000) a, range(10) b",
                         timeout=0.5)
     assert query_guard.run(index.con, "SELECT 42 AS x").x.tolist() == [42]
+
+
+@pytest.mark.parametrize("name", list(query_guard.EXAMPLE_QUERIES))
+def test_example_queries_pass_the_guard(index, name):
+    sid = add(index, title="Aria")
+    annotations.insert(index.con, static(sid))
+    emotion.put_static_prediction(index.con, sid, "m", 0.1, 0.2)
+    assert len(query_guard.run(index.con, query_guard.EXAMPLE_QUERIES[name])) >= 1

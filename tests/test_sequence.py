@@ -278,3 +278,15 @@ def test_one_command_compares_front_ends_on_a_deam_layout(tmp_path):
     for row in ("VAE-LSTM", "AE-LSTM", "CNN-LSTM", "BLSTM openSMILE-260", "mean curve", "song mean (floor)"):
         assert f"| {row} |" in report
     assert "**3**" in report and "tiny" in report
+
+
+def test_corpus_is_sampled_from_every_package_in_turn(tmp_path):
+    from emolab.models.dynamic_training import audio_files, interleave_by_folder
+
+    for package, n in (("a-music", 3), ("b-music", 1)):
+        folder = tmp_path / package / "usr" / "share"
+        folder.mkdir(parents=True)
+        for k in range(n):
+            (folder / f"{k}.ogg").write_bytes(b"x")
+    order = [p.relative_to(tmp_path).parts[0] for p in interleave_by_folder(audio_files(tmp_path), tmp_path)]
+    assert order == ["a-music", "b-music", "a-music", "a-music"]

@@ -113,7 +113,7 @@ def train_dynamic(args) -> int:
     head, info = None, {"command": "python -m emolab " + shlex.join(sys.argv[1:]),
                         "encoder": str(args.vae), "teacher": None, "labelled_songs": []}
     if static is not None:
-        latents, targets = dt.teacher_corpus(dt.audio_files(args.audio), encoder, static,
+        latents, targets = dt.teacher_corpus(dt.interleave_by_folder(dt.audio_files(args.audio), args.audio), encoder, static,
                                              cache_dir=args.cache,
                                              max_minutes=args.max_minutes, progress=True)
         head = SequenceRegressor(config).fit(latents, targets)
@@ -172,7 +172,7 @@ def experiment_dynamic(args) -> int:
     config = SequenceConfig(epochs=args.epochs)
     teacher_head = None
     if static is not None and args.audio and "vae" in encoders:
-        latents, targets = dt.teacher_corpus(dt.audio_files(args.audio), encoders["vae"], static,
+        latents, targets = dt.teacher_corpus(dt.interleave_by_folder(dt.audio_files(args.audio), args.audio), encoders["vae"], static,
                                              cache_dir=args.cache,
                                              max_minutes=args.max_minutes, progress=True)
         teacher_head = SequenceRegressor(SequenceConfig(front_end="vae", epochs=args.epochs)).fit(latents, targets)

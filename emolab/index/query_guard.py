@@ -29,6 +29,29 @@ DENIED_PREFIXES = ("read_", "parquet_", "iceberg_", "delta_", "sqlite_", "postgr
                    "duckdb_secrets", "which_secret")
 MAX_QUERY_CHARS = 20_000
 
+#: Starting points offered by the Query page.
+EXAMPLE_QUERIES = {
+    "Songs per origin": "SELECT origin, count(*) AS songs FROM songs GROUP BY origin ORDER BY songs DESC",
+    "Happiest songs by human label": (
+        "SELECT s.title, s.artist, avg(a.valence) AS valence, avg(a.arousal) AS arousal\n"
+        "FROM annotations a JOIN songs s USING (song_id)\nWHERE a.kind = 'static'\n"
+        "GROUP BY ALL ORDER BY valence DESC LIMIT 20"),
+    "Where humans and the model disagree": (
+        "SELECT s.title, a.valence AS human_valence, p.valence AS predicted_valence,\n"
+        "       abs(a.valence - p.valence) AS gap\nFROM annotations a\n"
+        "JOIN static_predictions p USING (song_id)\nJOIN songs s USING (song_id)\n"
+        "WHERE a.kind = 'static'\nORDER BY gap DESC LIMIT 20"),
+    "Quadrant counts (predicted)": (
+        "SELECT CASE WHEN valence >= 0 AND arousal >= 0 THEN 'happy/excited'\n"
+        "            WHEN valence < 0 AND arousal >= 0 THEN 'tense/angry'\n"
+        "            WHEN valence < 0 THEN 'sad/depressed' ELSE 'calm/relaxed' END AS quadrant,\n"
+        "       count(*) AS songs\nFROM static_predictions GROUP BY quadrant ORDER BY songs DESC"),
+    "Annotators and their work": (
+        "SELECT annotator, kind, count(*) AS annotations, min(created_at) AS first\n"
+        "FROM annotations GROUP BY annotator, kind ORDER BY annotations DESC"),
+}
+
+
 
 def index_tables(con) -> set[str]:
     rows = con.execute(

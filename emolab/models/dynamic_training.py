@@ -43,6 +43,20 @@ def audio_files(folder, *, max_files: int | None = None) -> list[Path]:
     return files[:max_files] if max_files else files
 
 
+def interleave_by_folder(files, root) -> list[Path]:
+    """Files taken in turn from each top-level folder under ``root`` (one per soundtrack package),
+    so that a minute limit samples every source rather than the first one alphabetically."""
+    groups: dict[str, list[Path]] = {}
+    for f in files:
+        rel = Path(f).relative_to(root)
+        groups.setdefault(rel.parts[0] if len(rel.parts) > 1 else "", []).append(Path(f))
+    queues = list(groups.values())
+    out = []
+    for i in range(max(map(len, queues), default=0)):
+        out += [q[i] for q in queues if i < len(q)]
+    return out
+
+
 def corpus_patches(files, *, cache_dir=None, max_minutes: float | None = None, stride: int = 1,
                    progress: bool = False) -> list[np.ndarray]:
     """Log-mel patches of each file (0.5 s grid, every ``stride``-th), cached as .npy.
