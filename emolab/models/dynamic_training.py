@@ -286,7 +286,7 @@ class DynamicExperiment:
             if self.teacher_head is not None and "vae" in self.encoders:
                 head = _clone_fitted(self.teacher_head, epochs=self.fine_tune_epochs)
                 head.fit([latents[i] for i in train], [songs[i].targets for i in train])
-                preds["teacher-student VAE-LSTM + fine-tuning (shipped recipe)"] = head.predict(latents[k])
+                preds["teacher-student VAE-LSTM + fine-tuning on the other songs"] = head.predict(latents[k])
             for name, pred in preds.items():
                 rows.append({"method": name, "song": songs[k].key, **curve_scores(pred, songs[k].targets)})
         return pd.DataFrame(rows)
@@ -314,7 +314,7 @@ class DynamicExperiment:
             fixed["windowed static (10 s, smoothed)"] = [
                 windowed_static_curve(s.inputs["opensmile"], self.static_model) for s in songs]
         if self.teacher_head is not None and "vae" in self.encoders:
-            fixed["teacher-student VAE-LSTM, no labels"] = [
+            fixed["teacher-student VAE-LSTM, no labels (= shipped model)"] = [
                 self.teacher_head.predict(self.encoders["vae"].transform(s.inputs["patches"])) for s in songs]
         return fixed
 
