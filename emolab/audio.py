@@ -177,6 +177,30 @@ def is_silent(y: np.ndarray, *, threshold_db: float = -60.0) -> bool:
     return peak <= 10 ** (threshold_db / 20)
 
 
+def mono_at_rate(y: np.ndarray, sr: int, *, target_sr: int, min_seconds: float = 0.0) -> np.ndarray:
+    """Check a mono signal, resample it to ``target_sr`` and pad it to ``min_seconds``.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,)
+    sr, target_sr : int
+    min_seconds : float
+        Shorter signals are padded with silence at the end.
+
+    Returns
+    -------
+    np.ndarray, shape (m,), float32, finite
+    """
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 1:
+        raise ParameterError(f"Audio must be mono, shape (n_samples,); got shape {y.shape}.")
+    if sr <= 0:
+        raise ParameterError(f"The sample rate must be positive; got {sr}.")
+    y = np.nan_to_num(resample(y, orig_sr=sr, target_sr=target_sr), nan=0.0, posinf=0.0, neginf=0.0)
+    n_min = int(round(min_seconds * target_sr))
+    return np.pad(y, (0, n_min - y.size)) if y.size < n_min else y
+
+
 def _to_mono(y: np.ndarray) -> np.ndarray:
     mono = y.mean(axis=1) if y.shape[1] > 1 else y[:, 0]
     mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0)

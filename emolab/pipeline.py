@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
+import types
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,7 +133,8 @@ def analyse(
         result.static = predict.predict_static(clip.y, clip.sr, model=models.static,
                                                deam_vector=result.deam74)
     if models is not None and models.dynamic is not None:
-        result.dynamic = predict.predict_dynamic(y22, ANALYSIS_SR, model=models.dynamic)
+        level = None if result.static is None else (result.static["valence"], result.static["arousal"])
+        result.dynamic = predict.predict_dynamic(y22, ANALYSIS_SR, model=models.dynamic, level=level)
     return result
 
 
@@ -243,6 +247,23 @@ def _init_worker(models_dir) -> None:
     _WORKER_MODELS = load_models(models_dir)
 
 
+@contextmanager
+def _neutral_main():
+    """Start spawned workers without re-running the caller's ``__main__``.
+
+    spawn re-imports the parent's main script in every worker. Inside Streamlit (or its
+    AppTest) that script is a page, which would open the index and draw widgets in the
+    worker. Workers need none of it, so for the moment they start we show them an empty
+    ``__main__``.
+    """
+    real = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = real
+
+
 def _analyse_path(path: str, with_models: bool):
     try:
         data = audio.read_bytes(path)
@@ -318,7 +339,8 @@ def ingest(
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
                              initargs=(models_dir,)) as pool:
-        futures = [pool.submit(_analyse_path, p, with_models) for p in todo]
+        with _neutral_main():  # every worker process starts during these submits
+            futures = [pool.submit(_analyse_path, p, with_models) for p in todo]
         for done, future in enumerate(as_completed(futures), start=1):
             path, analysis, error = future.result()
             if error is None:

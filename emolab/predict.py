@@ -40,6 +40,8 @@ def load_models(models_dir: str | Path | None = None) -> Models:
         models.dynamic = DynamicEmotionModel.load(models_dir / "dynamic")
     except (ModelError, ImportError, AttributeError, FileNotFoundError) as exc:
         models.dynamic_error = str(exc) or "The dynamic model is not trained yet."
+    if models.dynamic is not None and models.static is not None:
+        models.dynamic.static_model = models.static  # anchor curves on the matching static model
     return models
 
 
@@ -74,8 +76,14 @@ def predict_static(y: np.ndarray, sr: int, *, model, deam_vector: np.ndarray | N
             "valence_std": float(std[0, 0]), "arousal_std": float(std[0, 1])}
 
 
-def predict_dynamic(y: np.ndarray, sr: int, *, model):
+def predict_dynamic(y: np.ndarray, sr: int, *, model, level=None):
     """Valence and arousal every 0.5 s.
+
+    Parameters
+    ----------
+    level : (float, float), optional
+        The song's static (valence, arousal), if already predicted: the curve is centred on
+        it (saves a second openSMILE pass).
 
     Returns
     -------
@@ -86,5 +94,5 @@ def predict_dynamic(y: np.ndarray, sr: int, *, model):
     """
     if model is None:
         raise ModelError("No dynamic model is available. Train it with: python -m emolab train-dynamic")
-    times, valence, arousal = model.predict_curve(y, sr)
+    times, valence, arousal = model.predict_curve(y, sr, level=level)
     return np.asarray(times), np.asarray(valence), np.asarray(arousal)

@@ -17,9 +17,11 @@ from emolab.models.dynamic_training import (
     summarise,
 )
 from emolab.models.sequence import (
+    AnchorConfig,
     DynamicEmotionModel,
     SequenceConfig,
     SequenceRegressor,
+    anchor_curve,
     frame_times,
     logmel_sequence,
     n_frames_for,
@@ -131,6 +133,60 @@ def test_model_round_trip_predicts_identically(tiny_model, tmp_path):
     assert again.version == "test"
 
 
+def anchored(model, *, gain, static_model=None):
+    """The same encoder and head, anchored with ``gain``."""
+    return DynamicEmotionModel(model.encoder, model.head, version="anchored", static_model=static_model,
+                               anchor=AnchorConfig(anchored=True, gain=gain))
+
+
+def test_anchoring_moves_the_mean_to_the_level_and_scales_the_movement():
+    curve = np.stack([np.linspace(-0.2, 0.4, 9), 0.5 * np.sin(np.arange(9))], axis=1)
+    out = anchor_curve(curve, (0.3, -0.5), gain=0.5)
+    np.testing.assert_allclose(out.mean(axis=0), [0.3, -0.5])
+    np.testing.assert_allclose(out - out.mean(axis=0), 0.5 * (curve - curve.mean(axis=0)), atol=1e-12)
+    np.testing.assert_allclose(anchor_curve(curve, (0.3, -0.5), gain=0.0), np.tile([0.3, -0.5], (9, 1)))
+    assert anchor_curve(curve, (0.95, 0.0), gain=1.0)[:, 0].max() == 1.0  # clipped to [-1, 1]
+    with pytest.raises(ParameterError):
+        anchor_curve(curve, (np.nan, 0.0), gain=0.5)
+
+
+def test_anchored_model_centres_its_curve_on_the_given_level(tiny_model):
+    y = chord_audio([("minor", False), ("major", True)] * 2)
+    times, valence, arousal = tiny_model.predict_curve(y, SR)
+    for gain in (0.25, 1.0):
+        a_times, a_valence, a_arousal = anchored(tiny_model, gain=gain).predict_curve(y, SR, level=(0.2, -0.1))
+        np.testing.assert_array_equal(a_times, times)
+        assert a_valence.mean() == pytest.approx(0.2) and a_arousal.mean() == pytest.approx(-0.1)
+        np.testing.assert_allclose(a_valence - 0.2, gain * (valence - valence.mean()), atol=1e-9)
+        np.testing.assert_allclose(a_arousal + 0.1, gain * (arousal - arousal.mean()), atol=1e-9)
+
+
+def test_anchored_model_on_very_short_audio_gives_the_level(tiny_model):
+    model = anchored(tiny_model, gain=0.5)
+    for y in (np.zeros(0, np.float32), chord_audio([("major", True)], seconds=0.3)):
+        times, valence, arousal = model.predict_curve(y, SR, level=(-0.4, 0.7))
+        np.testing.assert_allclose(times, [0.5])
+        np.testing.assert_allclose([valence[0], arousal[0]], [-0.4, 0.7])
+
+
+def test_anchored_model_computes_the_level_with_its_static_model(tiny_model):
+    from emolab.features.deam import DEAM74_COLUMNS, deam_song_vector
+
+    static = LinearStatic(DEAM74_COLUMNS[:2])
+    y = chord_audio([("major", True)] * 2)
+    vector = deam_song_vector(y, SR, columns=static.feature_columns)
+    level, _ = static.predict(vector[None, :])
+    _, valence, arousal = anchored(tiny_model, gain=0.5, static_model=static).predict_curve(y, SR)
+    assert valence.mean() == pytest.approx(level[0, 0]) and arousal.mean() == pytest.approx(level[0, 1])
+
+
+def test_round_trip_keeps_the_anchoring(tiny_model, tmp_path):
+    anchored(tiny_model, gain=0.25).save(tmp_path / "dynamic")
+    assert DynamicEmotionModel.load(tmp_path / "dynamic").anchor_ == AnchorConfig(anchored=True, gain=0.25)
+    tiny_model.save(tmp_path / "plain")
+    assert not DynamicEmotionModel.load(tmp_path / "plain").anchor_.anchored
+
+
 def test_missing_model_says_how_to_train_it(tmp_path):
     with pytest.raises(ModelError, match="train-dynamic"):
         DynamicEmotionModel.load(tmp_path / "nowhere")
@@ -222,6 +278,24 @@ def test_experiment_scores_every_method_and_the_floor():
     assert floor["rmse_mean"] == table["rmse_mean"].min()
 
 
+def test_experiment_adds_anchored_rows_for_each_gain(tiny_model):
+    from emolab.features.deam import DEAM74_COLUMNS, DEAM_FRAME_COLUMNS
+
+    rng = np.random.default_rng(1)
+    songs = []
+    for k in range(2):
+        targets = np.tile(rng.uniform(-0.5, 0.5, size=2), (20, 1))
+        song = LabelledSong(f"toy:{k}", "", (0.5, 0.5, targets[:, 0], targets[:, 1]), targets=targets)
+        song.inputs["patches"] = rng.normal(size=(20, 64, 32)).astype(np.float32)
+        song.inputs["opensmile"] = rng.normal(size=(20, len(DEAM_FRAME_COLUMNS))).astype(np.float32)
+        songs.append(song)
+    experiment = DynamicExperiment(static_model=LinearStatic(DEAM74_COLUMNS[:2]), front_ends=(),
+                                   shipped=anchored(tiny_model, gain=0.25), anchor_gains=(0.0, 1.0))
+    methods = set(experiment.run(songs)["method"])
+    assert {"shipped (anchored)", "shipped head anchored on the static level, gain 0",
+            "shipped head anchored on the static level, gain 1"} <= methods
+
+
 def test_shipped_model_predicts_finite_values_on_the_unit_square():
     if not (MODELS_DIR / "dynamic" / DynamicEmotionModel.FILENAME).is_file():
         pytest.skip("no shipped dynamic model yet")
@@ -232,6 +306,9 @@ def test_shipped_model_predicts_finite_values_on_the_unit_square():
     for curve in (valence, arousal):
         assert np.all(np.isfinite(curve)) and np.all(np.abs(curve) <= 1)
     assert isinstance(model.version, str) and model.version
+    if model.anchor_.anchored:
+        _, valence, arousal = model.predict_curve(y, SR, level=(0.1, -0.2))
+        assert valence.mean() == pytest.approx(0.1) and arousal.mean() == pytest.approx(-0.2)
 
 
 def deam_fixture(root, sr=SR):

@@ -1,4 +1,6 @@
 """Static emotion: Table 1 pipelines, the shipped model's checkpoint, predict-features."""
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,7 +8,7 @@ import pytest
 from emolab.cli import main
 from emolab.config import MODELS_DIR
 from emolab.exceptions import ModelError, ParameterError
-from emolab.models.static import (PIPELINES, SVRGrid, StaticConfig, StaticEmotionModel, TunedSVR,
+from emolab.models.static import (PIPELINES, SVRGrid, StaticConfig, StaticEmotionModel, TunedSVR, nested_cv,
                                   recomputable_columns, run_table1, table1_pipeline)
 from emolab.models.tnn import TripletConfig
 
@@ -65,7 +67,7 @@ def test_model_predicts_with_uncertainty(tiny_model):
     assert np.corrcoef(mean[:, 1], Y[:, 1])[0, 1] > 0.8
     assert tiny_model.embed(X).shape == (120, 3)
     assert set(tiny_model.cv_scores) >= {"r2_valence", "r2_arousal"}
-    assert tiny_model.version.startswith("static-svr-ridge-")
+    assert tiny_model.version.startswith("static-svr-ridge-hgb-")
 
 
 def test_songs_far_outside_the_training_range_stay_on_the_scale(tiny_model):
@@ -98,6 +100,27 @@ def test_clear_errors(tiny_model, tmp_path):
         StaticEmotionModel.load(tmp_path / "nowhere")
     with pytest.raises(ParameterError, match="NaN"):
         StaticEmotionModel(TINY).fit(X, songs()[1], COLUMNS)
+
+
+def test_heads_are_checked_before_training_and_any_subset_trains():
+    X, Y = songs(n=60)
+    with pytest.raises(ParameterError, match="forest"):
+        StaticEmotionModel(replace(TINY, heads=("svr", "forest"))).fit(X, Y, COLUMNS)
+    ridge_only = StaticEmotionModel(replace(TINY, heads=("ridge",))).fit(X, Y, COLUMNS)
+    assert ridge_only.version.startswith("static-ridge-")
+    assert np.corrcoef(ridge_only.predict(X)[0][:, 1], Y[:, 1])[0, 1] > 0.8
+
+
+def test_nested_cv_scores_the_ensemble_on_unseen_songs():
+    X, Y = songs(n=80)
+    # Members see 20 songs each: widen the embedder's positive window so triplets exist.
+    config = replace(TINY, heads=("ridge",), tnn=replace(TINY.tnn, positive_threshold=0.4))
+    scores = nested_cv(X, Y, COLUMNS, config, folds=2, repeats=2)
+    assert len(scores) == 2 * 2 * 2 and set(scores["repeat"]) == {0, 1}
+    arousal = scores.loc[scores["target"] == "arousal", "r2"]
+    assert arousal.min() > 0.5  # dim 2 explains arousal almost linearly
+    repeat0 = nested_cv(X, Y, COLUMNS, config, folds=2, repeats=1)
+    np.testing.assert_allclose(repeat0["r2"], scores.loc[scores["repeat"] == 0, "r2"])
 
 
 def test_recomputable_columns_drop_the_seven_others():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 
 from emolab.exceptions import EmolabError
@@ -27,6 +28,15 @@ def db_argument(parser: argparse.ArgumentParser) -> None:
     """Add the ``--db PATH`` option every command takes."""
     parser.add_argument("--db", default=None,
                         help="song index file (default: $EMOLAB_DB or data/emolab.duckdb)")
+
+
+def print_mapping(mapping: dict, *, as_json: bool) -> None:
+    """Print a flat mapping as one JSON object or as ``key: value`` lines."""
+    if as_json:
+        print(json.dumps(mapping))
+    else:
+        for key, value in mapping.items():
+            print(f"{key}: {value}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from emolab.cli import db_argument
+from emolab.cli import db_argument, print_mapping
 
 
 def register(commands, experiments) -> None:
@@ -78,11 +78,7 @@ def cmd_stats(args) -> int:
 
     with open_index(args.db) as idx:
         counts = songs.stats(idx.con)
-    if args.json:
-        print(json.dumps(counts))
-    else:
-        for key, value in counts.items():
-            print(f"{key}: {value}")
+    print_mapping(counts, as_json=args.json)
     return 0
 
 

@@ -1,10 +1,9 @@
 """Data commands: import-dataset, export, import-annotations."""
 from __future__ import annotations
 
-import json
 import sys
 
-from emolab.cli import db_argument
+from emolab.cli import db_argument, print_mapping
 
 
 def register(commands, experiments) -> None:
@@ -45,11 +44,7 @@ def cmd_import_dataset(args) -> int:
 
     with open_index(args.db) as idx:
         counts = import_dataset(idx, args.dataset, args.root, progress=progress)
-    if args.json:
-        print(json.dumps(counts))
-    else:
-        for key, value in counts.items():
-            print(f"{key}: {value}")
+    print_mapping(counts, as_json=args.json)
     return 0
 
 

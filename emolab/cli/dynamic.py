@@ -45,6 +45,10 @@ def register(commands, experiments) -> None:
     p.add_argument("--max-minutes", type=float, default=60.0, help="unlabelled audio used for the teacher")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--fine-tune-epochs", type=int, default=30)
+    p.add_argument("--gain", type=float, default=0.25,
+                   help="how much of the LSTM's movement is kept around the song's static level")
+    p.add_argument("--no-anchor", action="store_true",
+                   help="do not centre the curve on the static prediction")
     _cache_argument(p)
     p.set_defaults(func=train_dynamic)
 
@@ -64,6 +68,16 @@ def register(commands, experiments) -> None:
     p.add_argument("--out", default=str(PROJECT_ROOT / "docs" / "results" / "dynamic.md"))
     _cache_argument(p)
     p.set_defaults(func=experiment_dynamic)
+
+
+def _shipped_dynamic_model():
+    """The shipped dynamic model (for the anchored rows), or ``None`` when there is none."""
+    from emolab.models.sequence import DynamicEmotionModel
+
+    try:
+        return DynamicEmotionModel.load()
+    except ModelError:
+        return None
 
 
 def _cache_argument(parser) -> None:
@@ -103,10 +117,11 @@ def train_dynamic(args) -> int:
     import torch
 
     from emolab.models import dynamic_training as dt
-    from emolab.models.sequence import DynamicEmotionModel, SequenceConfig, SequenceRegressor
+    from emolab.models.sequence import AnchorConfig, DynamicEmotionModel, SequenceConfig, SequenceRegressor
     from emolab.models.vae import PatchVAE
 
     torch.set_num_threads(1)
+    anchor = AnchorConfig(anchored=not args.no_anchor, gain=args.gain)
     encoder = PatchVAE.load(args.vae)
     static, reason = dt.load_static_model()
     config = SequenceConfig(front_end="vae", epochs=args.epochs)
@@ -134,16 +149,18 @@ def train_dynamic(args) -> int:
     if head is None:
         raise ModelError("Nothing to train the dynamic model on: the static model (the teacher) is "
                          "missing and no labelled --dataset was given.")
-    model = DynamicEmotionModel(encoder, head, version=_version(info), info=info)
+    model = DynamicEmotionModel(encoder, head, version=_version(info, anchor), info=info, anchor=anchor)
     path = model.save(args.out)
     print(f"dynamic model written to {path} (version {model.version})")
     return 0
 
 
-def _version(info: dict) -> str:
+def _version(info: dict, anchor) -> str:
     from datetime import datetime, timezone
 
     kind = "ts" if info["teacher"] else "labelled"
+    if anchor.anchored:
+        kind += f"-anchored{anchor.gain:g}"
     return f"vae-lstm-{kind}-{datetime.now(timezone.utc):%Y%m%d}"
 
 
@@ -180,8 +197,9 @@ def experiment_dynamic(args) -> int:
                      f"unlabelled audio from {args.audio} ({len(latents)} tracks).")
     songs = dt.prepare_songs(dt.labelled_songs(args.dataset), cache_dir=args.cache, progress=True)
     front_ends = tuple(f.strip() for f in args.front_ends.split(",") if f.strip())
+    shipped = _shipped_dynamic_model()
     experiment = dt.DynamicExperiment(encoders=encoders, static_model=static, teacher_head=teacher_head,
-                                      config=config, front_ends=front_ends, progress=True)
+                                      config=config, front_ends=front_ends, shipped=shipped, progress=True)
     scores = experiment.run(songs)
     if args.merge:
         scores, merged = dt.merge_scores(scores, args.merge)
@@ -192,7 +210,8 @@ def experiment_dynamic(args) -> int:
     command = "python -m emolab " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "python -m emolab experiment dynamic"
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(dt.report_markdown(summary, command=command, songs=[s.key for s in songs], notes=notes))
+    out.write_text(dt.report_markdown(summary, command=command, songs=[s.key for s in songs], notes=notes,
+                                      by_dataset=dt.per_dataset(scores)))
     scores.to_csv(out.with_suffix(".csv"), index=False)
     print(summary[["rmse_valence_mean", "rmse_arousal_mean", "r_valence_mean", "r_arousal_mean"]]
           .round(3).to_string())

@@ -1,4 +1,4 @@
-"""Static emotion commands: ``experiment table1``, ``train-static``, ``predict-features``."""
+"""Static emotion commands: ``experiment table1``, ``experiment static-cv``, ``train-static``, ``predict-features``."""
 from __future__ import annotations
 
 import shlex
@@ -35,10 +35,16 @@ def register(commands, experiments) -> None:
     p.add_argument("--features", required=True, help="DEAM-layout feature table with labels (CSV)")
     p.add_argument("--out", default=str(MODELS_DIR / "static"), help="model folder to write")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--members", type=int, default=None, help="fold models in the ensemble (default 5)")
-    p.add_argument("--head-inputs", choices=("features", "embedding", "both"), default=None,
-                   help="what the SVR and ridge heads see (default: features)")
+    _recipe_arguments(p)
     p.set_defaults(func=train_static_command)
+
+    p = experiments.add_parser("static-cv", help="nested CV of the shipped static recipe (the ensemble as shipped)")
+    p.add_argument("--features", required=True, help="DEAM-layout feature table with labels (CSV)")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--seed", type=int, default=100, help="KFold seed of the first repeat (then +1, +2, …)")
+    _recipe_arguments(p)
+    p.set_defaults(func=static_cv_command)
 
     p = commands.add_parser("predict-features",
                             help="predict static valence/arousal (1–9) for a table of DEAM features")
@@ -46,6 +52,27 @@ def register(commands, experiments) -> None:
     p.add_argument("--out", required=True, help="CSV to write: track_id,valence,arousal,valence_std,arousal_std")
     p.add_argument("--model", default=None, help="model folder (default data/models/static)")
     p.set_defaults(func=predict_features_command)
+
+
+def _recipe_arguments(p) -> None:
+    p.add_argument("--members", type=int, default=None, help="fold models in the ensemble (default 5)")
+    p.add_argument("--head-inputs", choices=("features", "embedding", "both"), default=None,
+                   help="what the heads see (default: features)")
+    p.add_argument("--heads", default=None,
+                   help="comma-separated heads to average, from svr, ridge, hgb (default: svr,ridge,hgb)")
+    p.add_argument("--svr-c", type=float, default=None, help="the SVR head's C (default 4)")
+
+
+def _recipe_config(args, random_state=0):
+    from emolab.models.static import StaticConfig
+
+    config = StaticConfig(random_state=random_state)
+    config = replace(config, n_members=args.members or config.n_members,
+                     head_inputs=args.head_inputs or config.head_inputs,
+                     svr_C=args.svr_c or config.svr_C)
+    if args.heads:
+        config = replace(config, heads=tuple(h.strip() for h in args.heads.split(",") if h.strip()))
+    return config
 
 
 def _labelled_table(path):
@@ -161,21 +188,36 @@ def table1_markdown(scores: pd.DataFrame, *, n_songs, n_features, k, folds, comm
 def train_static_command(args) -> int:
     import torch
 
-    from emolab.models.static import StaticConfig, StaticEmotionModel
+    from emolab.models.static import StaticEmotionModel
 
     torch.set_num_threads(1)
     features, Y = _labelled_table(args.features)
     columns = _recomputable(features, args.features)
-    config = StaticConfig(random_state=args.seed)
-    config = replace(config, n_members=args.members or config.n_members,
-                     head_inputs=args.head_inputs or config.head_inputs)
-    model = StaticEmotionModel(config)
+    model = StaticEmotionModel(_recipe_config(args, random_state=args.seed))
     model.fit(features[columns].to_numpy(), Y, columns, progress=print)
     path = model.save(args.out)
     scores = model.cv_scores
     print(f"trained on {len(Y)} songs, {len(columns)} features in {model.trained_on['seconds']:.0f} s; "
           f"held-out R² valence {scores['r2_valence']:.3f}, arousal {scores['r2_arousal']:.3f}")
     print(f"written {path}")
+    return 0
+
+
+def static_cv_command(args) -> int:
+    import torch
+
+    from emolab.models.static import nested_cv
+
+    torch.set_num_threads(1)
+    features, Y = _labelled_table(args.features)
+    columns = _recomputable(features, args.features)
+    config = _recipe_config(args)
+    scores = nested_cv(features[columns].to_numpy(), Y, columns, config, folds=args.folds, repeats=args.repeats,
+                       seed=args.seed, progress=print)
+    summary = scores.groupby("target")["r2"].agg(["mean", "std"])
+    print(f"heads {'+'.join(config.heads)}, SVR C {config.svr_C:g}: ensemble R² over "
+          f"{args.folds}-fold × {args.repeats} outer folds (std over folds): " +
+          ", ".join(f"{t} {summary.loc[t, 'mean']:.3f} ± {summary.loc[t, 'std']:.3f}" for t in ("valence", "arousal")))
     return 0
 
 

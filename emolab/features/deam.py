@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emolab.audio import mono_at_rate
 from emolab.config import HOP_SECONDS, OPENSMILE_SR
 from emolab.exceptions import FeatureError, ParameterError
 
@@ -330,22 +331,9 @@ def _deam_name(opensmile_name: str) -> str:
 
 def _prepare(y: np.ndarray, sr: int) -> np.ndarray:
     """Mono float32 at 44.1 kHz, at least one window long, safe for 16-bit conversion."""
-    y = np.asarray(y, dtype=np.float32)
-    if y.ndim != 1:
-        raise ParameterError(f"Audio must be mono, shape (n_samples,); got shape {y.shape}.")
-    if sr <= 0:
-        raise ParameterError(f"The sample rate must be positive; got {sr}.")
-    if sr != OPENSMILE_SR and y.size:
-        import soxr
-
-        y = soxr.resample(y, sr, OPENSMILE_SR, quality="HQ").astype(np.float32)
-    y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
+    y = mono_at_rate(y, sr, target_sr=OPENSMILE_SR, min_seconds=WINDOW_SECONDS)
     # openSMILE receives 16-bit samples: +1.0 would wrap around to -32768.
-    y = np.clip(y, -1.0, 32767 / 32768)
-    n_min = int(round(WINDOW_SECONDS * OPENSMILE_SR))
-    if y.size < n_min:
-        y = np.pad(y, (0, n_min - y.size))
-    return y
+    return np.clip(y, -1.0, 32767 / 32768)
 
 
 def n_frames(n_samples: int, sr: int) -> int:

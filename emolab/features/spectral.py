@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 
+from emolab.audio import mono_at_rate
 from emolab.config import ANALYSIS_SR, HOP_SECONDS
 from emolab.exceptions import FeatureError, ParameterError
 
@@ -51,20 +52,7 @@ SONG_VECTOR_NAMES = _vector_names()
 
 
 def _at_analysis_rate(y: np.ndarray, sr: int, *, min_seconds: float = 0.0) -> np.ndarray:
-    y = np.asarray(y, dtype=np.float32)
-    if y.ndim != 1:
-        raise ParameterError(f"Audio must be mono, shape (n_samples,); got shape {y.shape}.")
-    if sr <= 0:
-        raise ParameterError(f"The sample rate must be positive; got {sr}.")
-    if sr != ANALYSIS_SR and y.size:
-        import soxr
-
-        y = soxr.resample(y, sr, ANALYSIS_SR, quality="HQ").astype(np.float32)
-    y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
-    n_min = int(round(min_seconds * ANALYSIS_SR))
-    if y.size < n_min:
-        y = np.pad(y, (0, n_min - y.size))
-    return y
+    return mono_at_rate(y, sr, target_sr=ANALYSIS_SR, min_seconds=min_seconds)
 
 
 def logmel_patches(y: np.ndarray, sr: int, *, n_mels: int = 64,

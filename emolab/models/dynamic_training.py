@@ -255,6 +255,9 @@ class DynamicExperiment:
         training songs of each fold (the shipped recipe).
     config : SequenceConfig
         Head hyper-parameters (``front_end`` is set per row).
+    shipped : DynamicEmotionModel or None
+        With the static model: rows of its curve anchored on the song's static level, one
+        per gain in ``anchor_gains`` and one at its own stored gain (``shipped (anchored)``).
     """
 
     encoders: dict = field(default_factory=dict)
@@ -263,6 +266,8 @@ class DynamicExperiment:
     config: SequenceConfig = field(default_factory=SequenceConfig)
     fine_tune_epochs: int = 30
     front_ends: tuple = ("vae", "ae", "cnn", "opensmile")
+    shipped: object | None = None
+    anchor_gains: tuple = (0.0, 0.25, 0.5, 1.0)
     progress: bool = False
 
     def run(self, songs: list[LabelledSong]) -> pd.DataFrame:
@@ -314,9 +319,27 @@ class DynamicExperiment:
             fixed["windowed static (10 s, smoothed)"] = [
                 windowed_static_curve(s.inputs["opensmile"], self.static_model) for s in songs]
         if self.teacher_head is not None and "vae" in self.encoders:
-            fixed["teacher-student VAE-LSTM, no labels (= shipped model)"] = [
+            fixed["teacher-student VAE-LSTM, no labels (unanchored; the shipped model before 24 Nov)"] = [
                 self.teacher_head.predict(self.encoders["vae"].transform(s.inputs["patches"])) for s in songs]
+        if self.shipped is not None and "windowed static (10 s, smoothed)" in fixed:
+            fixed.update(self._anchored_predictions(songs))
         return fixed
+
+    def _anchored_predictions(self, songs) -> dict:
+        """The shipped model's curve centred on each song's static prediction."""
+        from emolab.features.deam import DEAM_FRAME_COLUMNS, song_level
+        from emolab.models.sequence import anchor_curve, model_columns
+
+        columns = model_columns(self.static_model)
+        levels = [self.static_model.predict(song_level(s.inputs["opensmile"], DEAM_FRAME_COLUMNS,
+                                                       columns=columns)[None, :])[0][0, :2] for s in songs]
+        curves = [self.shipped.head.predict(self.shipped.encoder.transform(s.inputs["patches"])) for s in songs]
+        out = {f"shipped head anchored on the static level, gain {g:g}":
+               [anchor_curve(c, lv, gain=g) for c, lv in zip(curves, levels)] for g in self.anchor_gains}
+        if self.shipped.anchor_.anchored:
+            out["shipped (anchored)"] = [anchor_curve(c, lv, gain=self.shipped.anchor_.gain)
+                                         for c, lv in zip(curves, levels)]
+        return out
 
 
 def _mean_curve(curves: list[np.ndarray], n: int) -> np.ndarray:
@@ -357,8 +380,15 @@ def summarise(scores: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("rmse_mean")
 
 
-def report_markdown(summary: pd.DataFrame, *, command: str, songs: list[str], notes: list[str]) -> str:
-    """docs/results/dynamic.md: the command, the songs, the caveat, the table."""
+def per_dataset(scores: pd.DataFrame) -> pd.DataFrame:
+    """Mean RMSE per (method, dataset), the dataset being the part of ``song`` before ':'."""
+    dataset = scores["song"].str.split(":").str[0].rename("dataset")
+    return scores.groupby([scores["method"], dataset])[["rmse_valence", "rmse_arousal"]].mean()
+
+
+def report_markdown(summary: pd.DataFrame, *, command: str, songs: list[str], notes: list[str],
+                    by_dataset: pd.DataFrame | None = None) -> str:
+    """docs/results/dynamic.md: the command, the songs, the caveat, the tables."""
     lines = ["# Dynamic emotion (2 Hz curves): leave-one-song-out", "",
              f"Command: `{command}`", "",
              f"Songs with audio and a human curve: **{len(songs)}** ({', '.join(songs)}).", ""]
@@ -375,6 +405,17 @@ def report_markdown(summary: pd.DataFrame, *, command: str, songs: list[str], no
         cells = [f"{row[f'{m}_mean']:.3f} ± {row[f'{m}_std']:.3f}" if not np.isnan(row[f"{m}_mean"]) else "—"
                  for m in ("rmse_valence", "rmse_arousal", "r_valence", "r_arousal")]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    datasets = sorted({key.split(":")[0] for key in songs})
+    if by_dataset is not None and len(datasets) > 1:
+        lines += ["", "Mean RMSE (valence / arousal) per dataset:", "",
+                  "| method | " + " | ".join(f"{d} ({sum(k.startswith(d + ':') for k in songs)})"
+                                           for d in datasets) + " |",
+                  "|---|" + "---|" * len(datasets)]
+        for name in summary.index:
+            cells = [f"{by_dataset.loc[(name, d), 'rmse_valence']:.3f} / "
+                     f"{by_dataset.loc[(name, d), 'rmse_arousal']:.3f}"
+                     if (name, d) in by_dataset.index else "—" for d in datasets]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "Reference: MediaEval 2015's best published dynamic RMSE was 0.268 (valence) and "
               "0.202 (arousal), on 58 full songs."]
     return "\n".join(lines) + "\n"

@@ -51,6 +51,44 @@ class SequenceConfig:
     random_state: int | None = 0
 
 
+@dataclass(frozen=True)
+class AnchorConfig:
+    """How :class:`DynamicEmotionModel` sets its curve's level.
+
+    The human curves are nearly flat, so a song's overall level dominates the error; the
+    static model predicts that level better than the LSTM does. An anchored curve is
+    ``level + gain * (lstm_curve - mean(lstm_curve))`` per dimension, clipped to [-1, 1].
+    """
+
+    anchored: bool = True
+    gain: float = 0.5
+
+
+def anchor_curve(curve: np.ndarray, level, *, gain: float) -> np.ndarray:
+    """Move a curve's mean to ``level`` and scale its movement around it by ``gain``.
+
+    Parameters
+    ----------
+    curve : np.ndarray, shape (n, 2)
+        (valence, arousal) per frame.
+    level : sequence of 2 floats
+        The song's (valence, arousal) on [-1, 1], e.g. its static prediction.
+    gain : float
+        0 gives a flat curve at ``level``; 1 keeps the curve's own movement.
+
+    Returns
+    -------
+    np.ndarray, shape (n, 2), on [-1, 1]
+    """
+    curve = np.asarray(curve, dtype=np.float64).reshape(-1, 2)
+    level = np.asarray(level, dtype=np.float64).reshape(2)
+    if not np.all(np.isfinite(level)):
+        raise ParameterError(f"The level to anchor the curve on must be two finite numbers, got {level}.")
+    if len(curve) == 0:
+        return curve
+    return np.clip(level + gain * (curve - curve.mean(axis=0)), -1.0, 1.0)
+
+
 def _torch():
     import torch
 
@@ -383,23 +421,35 @@ class DynamicEmotionModel:
     version : str
     info : dict, optional
         How it was trained (shown on the model card and in the app).
+    anchor : AnchorConfig, optional
+        Whether (and with which gain) the curve's level is set by the static model;
+        default: not anchored.
+    static_model : StaticEmotionModel, optional
+        Gives the level when :meth:`predict_curve` is not given one; default: the shipped
+        static model, loaded on first need (if there is none, the curve is not anchored).
     """
 
     FILENAME = "model.pt"
 
     def __init__(self, encoder: PatchVAE, head: SequenceRegressor, *, version: str = "1",
-                 info: dict | None = None):
+                 info: dict | None = None, anchor: AnchorConfig | None = None, static_model=None):
         self.encoder = encoder
         self.head = head
         self.version = version
         self.info = info or {}
+        self.anchor = anchor
+        self.static_model = static_model
 
     def latent_sequence(self, y: np.ndarray, sr: int) -> np.ndarray:
         """Latent vectors on the 0.5 s grid, shape (n_frames, latent_dim)."""
         y, sr = _at_analysis_rate(y, sr)
         return self.encoder.transform(logmel_sequence(y, sr))
 
-    def predict_curve(self, y: np.ndarray, sr: int):
+    @property
+    def anchor_(self) -> AnchorConfig:
+        return self.anchor or AnchorConfig(anchored=False)
+
+    def predict_curve(self, y: np.ndarray, sr: int, *, level=None):
         """Valence and arousal every 0.5 s.
 
         Parameters
@@ -407,6 +457,10 @@ class DynamicEmotionModel:
         y : np.ndarray, shape (n_samples,)
             Mono audio (any length; shorter than 1 s is padded).
         sr : int
+        level : (float, float), optional
+            The song's static (valence, arousal) on [-1, 1]. An anchored model centres its
+            curve there (see :class:`AnchorConfig`); when not given, it is computed with the
+            static model (an openSMILE pass, ≈ 0.15× real time) if one is available.
 
         Returns
         -------
@@ -416,7 +470,33 @@ class DynamicEmotionModel:
             On [-1, 1].
         """
         curve = np.clip(self.head.predict(self.latent_sequence(y, sr)), -1.0, 1.0).astype(np.float64)
+        if self.anchor_.anchored:
+            if level is None:
+                level = self.static_level(y, sr)
+            if level is not None:
+                curve = anchor_curve(curve, level, gain=self.anchor_.gain)
         return frame_times(len(curve)), curve[:, 0], curve[:, 1]
+
+    def static_level(self, y: np.ndarray, sr: int):
+        """The static model's (valence, arousal) for the whole recording, or ``None`` without one."""
+        static = self._static()
+        if static is None:
+            return None
+        from emolab.features import deam
+
+        columns = model_columns(static)
+        mean, _ = static.predict(deam.deam_song_vector(y, sr, columns=columns)[None, :])
+        return float(mean[0, 0]), float(mean[0, 1])
+
+    def _static(self):
+        if self.static_model is None and not getattr(self, "_static_unavailable", False):
+            try:
+                from emolab.models.static import StaticEmotionModel
+
+                self.static_model = StaticEmotionModel.load()
+            except (ModelError, ImportError, AttributeError, FileNotFoundError):
+                self._static_unavailable = True  # fall back to the unanchored curve
+        return self.static_model
 
     def save(self, path) -> Path:
         """Write the model into the folder ``path`` (``model.pt``, a few MB at most)."""
@@ -427,7 +507,8 @@ class DynamicEmotionModel:
         encoder_state.pop("optimizer", None)
         encoder_state.pop("history", None)
         torch.save({"kind": "DynamicEmotionModel", "version": self.version, "info": self.info,
-                    "encoder": encoder_state, "head": self.head.state()}, path / self.FILENAME)
+                    "anchor": asdict(self.anchor_), "encoder": encoder_state, "head": self.head.state()},
+                   path / self.FILENAME)
         return path
 
     @classmethod
@@ -440,8 +521,10 @@ class DynamicEmotionModel:
                              "python -m emolab train-dynamic --audio FOLDER")
         try:
             state = _torch().load(file, map_location="cpu", weights_only=False)
+            anchor = state.get("anchor")
             return cls(PatchVAE.from_state(state["encoder"]), SequenceRegressor.from_state(state["head"]),
-                       version=str(state["version"]), info=dict(state.get("info", {})))
+                       version=str(state["version"]), info=dict(state.get("info", {})),
+                       anchor=AnchorConfig(**anchor) if anchor else None)
         except (KeyError, RuntimeError, EOFError) as exc:
             raise ModelError(f"The dynamic model at '{file}' is damaged or from an older "
                              "EmoLab; retrain it with: python -m emolab train-dynamic") from exc

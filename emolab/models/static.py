@@ -47,6 +47,7 @@ from emolab.models.tnn import TripletConfig, TripletEmbedder, default_n_componen
 
 TARGETS = ("valence", "arousal")
 PIPELINES = ("svr", "pca_svr", "tnn_svr")
+HEADS = ("svr", "ridge", "hgb")
 FORMAT_VERSION = 2
 
 #: DEAM columns that openSMILE cannot recompute from audio (kept identical to
@@ -334,6 +335,10 @@ class StaticEmotionModel:
         self
         """
         X, Y = _check_training_data(X, Y)
+        unknown = sorted(set(self.config.heads) - set(HEADS))
+        if unknown or not self.config.heads:
+            raise ParameterError(f"Unknown or missing head(s) {', '.join(unknown) or '(none given)'}; "
+                                 f"choose from {', '.join(HEADS)}.")
         if X.shape[1] != len(feature_columns):
             raise ParameterError(f"{X.shape[1]} feature columns given but {len(feature_columns)} names.")
         started = time.time()
@@ -481,3 +486,43 @@ class StaticEmotionModel:
             member.heads_ = part["heads"]
             model.members.append(member)
         return model
+
+
+def nested_cv(X, Y, feature_columns, config: StaticConfig | None = None, *, folds: int = 5, repeats: int = 2,
+              seed: int = 100, progress=None) -> pd.DataFrame:
+    """Score the shipped recipe as shipped: the ensemble, on songs none of its members saw.
+
+    An outer ``folds`` × ``repeats`` cross-validation (KFold seeds ``seed``, ``seed + 1``, …);
+    on each outer training set a whole :class:`StaticEmotionModel` is trained (with its own
+    inner fold models) and its averaged prediction scored on the outer test songs.
+
+    Parameters
+    ----------
+    X : np.ndarray, shape (n, d)
+    Y : np.ndarray, shape (n, 2)
+    feature_columns : list of str
+    config : StaticConfig, optional
+    folds, repeats, seed : int
+    progress : callable(str), optional
+
+    Returns
+    -------
+    DataFrame
+        Columns ``repeat, fold, target, r2``.
+    """
+    X, Y = _check_training_data(X, Y)
+    config = config or StaticConfig()
+    if config.head_inputs == "features":
+        # The embedding is not in the prediction path then: a minimal one saves most of the time.
+        config = replace(config, tnn=replace(config.tnn, epochs=1, hidden_units=8))
+    rows = []
+    for r in range(repeats):
+        for f, (train, test) in enumerate(KFold(folds, shuffle=True, random_state=seed + r).split(X)):
+            model = StaticEmotionModel(config).fit(X[train], Y[train], feature_columns)
+            mean, _ = model.predict(X[test])
+            scores = [r2_score(Y[test, j], mean[:, j]) for j in range(2)]
+            rows += [(r, f, t, s) for t, s in zip(TARGETS, scores)]
+            if progress:
+                progress(f"repeat {r + 1}/{repeats} fold {f + 1}/{folds}: R² valence {scores[0]:.3f}, "
+                         f"arousal {scores[1]:.3f}")
+    return pd.DataFrame(rows, columns=["repeat", "fold", "target", "r2"])
