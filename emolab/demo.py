@@ -12,16 +12,16 @@ from __future__ import annotations
 import io
 import json
 import math
-import multiprocessing
 import re
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from emolab import pipeline
 from emolab.config import DATA_DIR, OPENSMILE_SR
 from emolab.exceptions import EmolabError, ModelError, ParameterError
 
@@ -346,8 +346,7 @@ def render_pieces(pieces, audio_dir, *, seconds: float = EXCERPT_SECONDS, worker
         progress(done, total, f"{done} pieces already rendered")
     if not todo:
         return metadata, failed
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(todo))), mp_context=context) as pool:
+    with pipeline.worker_pool(max(1, min(workers, len(todo)))) as pool:
         futures = [pool.submit(_render_job, piece, path, seconds) for piece, path in todo]
         for future in as_completed(futures):
             piece, path, labels, error = future.result()
@@ -402,7 +401,6 @@ def build_demo_library(index, *, audio_dir=None, n_pieces: int | None = None,
         ``added``, ``skipped`` (already indexed), ``failed`` (list of (name, reason)),
         ``render_seconds``, ``ingest_seconds``, ``audio_dir``.
     """
-    from emolab import pipeline
     from emolab.index import Index, open_index
 
     pieces = list(pieces if pieces is not None else DEMO_PIECES)

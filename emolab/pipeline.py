@@ -249,7 +249,7 @@ def _init_worker(models_dir) -> None:
 
 @contextmanager
 def _neutral_main():
-    """Start spawned workers without re-running the caller's ``__main__``.
+    """Let spawned workers start without re-running the caller's ``__main__``.
 
     spawn re-imports the parent's main script in every worker. Inside Streamlit (or its
     AppTest) that script is a page, which would open the index and draw widgets in the
@@ -262,6 +262,25 @@ def _neutral_main():
         yield
     finally:
         sys.modules["__main__"] = real
+
+
+def _noop() -> None:
+    return None
+
+
+def worker_pool(workers: int, *, initializer=None, initargs=()) -> ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes, every one started before this returns.
+
+    Use it as a context manager, like any ``ProcessPoolExecutor``. The workers are
+    spawned (not forked: the caller may hold DuckDB and torch threads) and started here,
+    under :func:`_neutral_main`; the pool never starts another process later.
+    """
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=initializer, initargs=initargs)
+    with _neutral_main():
+        for _ in range(workers):
+            pool.submit(_noop)
+    return pool
 
 
 def _analyse_path(path: str, with_models: bool):
@@ -335,12 +354,8 @@ def ingest(
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     if todo:
         warm_up()
-    # spawn, not fork: the parent holds DuckDB and torch threads that must not be forked
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                             initargs=(models_dir,)) as pool:
-        with _neutral_main():  # every worker process starts during these submits
-            futures = [pool.submit(_analyse_path, p, with_models) for p in todo]
+    with worker_pool(workers, initializer=_init_worker, initargs=(models_dir,)) as pool:
+        futures = [pool.submit(_analyse_path, p, with_models) for p in todo]
         for done, future in enumerate(as_completed(futures), start=1):
             path, analysis, error = future.result()
             if error is None:

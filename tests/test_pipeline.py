@@ -101,3 +101,19 @@ def test_ingest_killed_midway_then_resumed_equals_a_clean_run(tmp_path):
     assert done.returncode == 0, err
     assert _hashes(killed) == _hashes(clean)
     assert _hashes(clean)[1] == 12  # deam74 + librosa for each of 6 songs, none duplicated
+
+
+def test_workers_never_rerun_the_callers_main_script(tmp_path, index, monkeypatch):
+    """Inside Streamlit, ``__main__`` is a page; spawned workers must not execute it."""
+    import types
+
+    marker = tmp_path / "page-was-run"
+    page = tmp_path / "page.py"
+    page.write_text(f"open({str(marker)!r}, 'w').write('ran')\nraise SystemExit(3)\n")
+    fake_main = types.ModuleType("__main__")
+    fake_main.__file__ = str(page)
+    monkeypatch.setitem(sys.modules, "__main__", fake_main)
+    folder = make_folder(tmp_path / "music", n_good=2, n_bad=0, seconds=1.0)
+    report = pipeline.ingest([folder], index=index, workers=2, with_models=False,
+                             progress=lambda *a: None)
+    assert len(report.added) == 2 and not marker.exists()
