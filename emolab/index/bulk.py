@@ -33,8 +33,8 @@ _ANNOTATION_TYPES = {
 
 
 @contextmanager
-def _registered(con, frame: pd.DataFrame):
-    """Expose a DataFrame to SQL under a unique name for the duration of the block."""
+def registered(con, frame):
+    """Expose a DataFrame (or Arrow table) to SQL under a unique name for the duration of the block."""
     name = f"_bulk_{uuid.uuid4().hex}"
     # DuckDB refuses register() while an earlier result on this cursor is not fully read
     # (e.g. after fetchone()); a finished statement clears it.
@@ -72,7 +72,7 @@ def insert_songs(con, rows: pd.DataFrame) -> None:
     if rows.empty:
         return
     cols = [c for c in rows.columns if c in _SONG_TYPES]
-    with _registered(con, rows[cols]) as name:
+    with registered(con, rows[cols]) as name:
         con.execute(f"INSERT INTO songs ({', '.join(cols)}) "
                     f"SELECT {_casts(cols, _SONG_TYPES)} FROM {name}")
 
@@ -88,7 +88,7 @@ def fill_song_gaps(con, rows: pd.DataFrame) -> int:
         return 0
     cols = ["song_id", "title", "artist", "genre", "source_path", "has_audio"]
     types = {**_SONG_TYPES, "song_id": "INTEGER"}
-    with _registered(con, rows[cols]) as name:
+    with registered(con, rows[cols]) as name:
         changed = con.execute(
             f"""
             UPDATE songs AS s SET
@@ -128,7 +128,7 @@ def static_annotations_of(con, annotator: str) -> pd.DataFrame:
 
 def _row_json(con, ids) -> dict[int, tuple[int, str]]:
     """``{annotation_id: (song_id, row as JSON)}``."""
-    with _registered(con, pd.DataFrame({"annotation_id": np.asarray(ids, dtype=np.int64)})) as name:
+    with registered(con, pd.DataFrame({"annotation_id": np.asarray(ids, dtype=np.int64)})) as name:
         rows = con.execute(
             f"SELECT a.annotation_id, a.song_id, to_json(a)::VARCHAR FROM annotations a "
             f"WHERE a.annotation_id IN (SELECT annotation_id FROM {name})"
@@ -143,7 +143,7 @@ def _write_history(con, action: str, who: str, ids, old: dict, new: dict) -> Non
         "old": [old[i][1] if i in old else None for i in ids],
         "new": [new[i][1] if i in new else None for i in ids],
     }, dtype=object)
-    with _registered(con, history) as name:
+    with registered(con, history) as name:
         con.execute(
             "INSERT INTO annotation_history (annotation_id, song_id, action, who, old, new) "
             f"SELECT CAST(annotation_id AS INTEGER), CAST(song_id AS INTEGER), ?, ?, "
@@ -172,7 +172,7 @@ def insert_annotations(con, rows: pd.DataFrame, *, who: str) -> list[int]:
         return []
     frame = _annotation_frame(rows)
     cols = list(ANNOTATION_FIELDS)
-    with _registered(con, frame) as name:
+    with registered(con, frame) as name:
         ids = [int(r[0]) for r in con.execute(
             f"INSERT INTO annotations ({', '.join(cols)}) "
             f"SELECT {_casts(cols, _ANNOTATION_TYPES)} FROM {name} RETURNING annotation_id"
@@ -196,7 +196,7 @@ def update_annotations(con, rows: pd.DataFrame, *, who: str) -> int:
     ids = [int(i) for i in frame["annotation_id"]]
     old = _row_json(con, ids)
     cols = list(ANNOTATION_FIELDS)
-    with _registered(con, frame) as name:
+    with registered(con, frame) as name:
         try:
             changed = con.execute(
                 f"UPDATE annotations AS a SET {', '.join(f'{c} = d.{c}' for c in cols)}, "
@@ -233,7 +233,7 @@ def put_curves(con, rows: pd.DataFrame) -> None:
         "valence": [np.asarray(v, dtype=np.float32).tolist() for v in rows["valence"]],
         "arousal": [np.asarray(a, dtype=np.float32).tolist() for a in rows["arousal"]],
     })
-    with _registered(con, frame) as name:
+    with registered(con, frame) as name:
         con.execute(
             "INSERT OR REPLACE INTO curves "
             "SELECT CAST(song_id AS INTEGER), source, model_version, t0, hop, "
@@ -250,7 +250,7 @@ def put_feature_rows(con, family: str, song_ids, X, *, origin: str) -> None:
         "song_id": np.asarray(song_ids, dtype=np.int64),
         "vector": [row.tolist() for row in X],
     })
-    with _registered(con, frame) as name:
+    with registered(con, frame) as name:
         con.execute(
             "INSERT OR REPLACE INTO features "
             f"SELECT CAST(song_id AS INTEGER), ?, ?, CAST(vector AS FLOAT[]) FROM {name}",

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from emolab.index.bulk import registered
+
 SONG_FIELDS = ("song_id", "dataset", "dataset_id", "title", "artist")
 
 
@@ -131,24 +133,14 @@ def bulk_load(con, songs: pa.Table, curves: pa.Table | None = None,
     ``curves`` the columns of ``curves`` in table order, ``static`` song_id, annotator,
     valence and arousal. No annotation history is written: these are not edits.
     """
-    con.complete()  # register() refuses to run while an earlier result is unread
-    con.register("bulk_songs", songs)
-    try:
-        names = ", ".join(songs.column_names)
-        con.execute(f"INSERT INTO songs ({names}) SELECT {names} FROM bulk_songs")
-    finally:
-        con.unregister("bulk_songs")
+    names = ", ".join(songs.column_names)
+    with registered(con, songs) as table:
+        con.execute(f"INSERT INTO songs ({names}) SELECT {names} FROM {table}")
     if curves is not None:
-        con.register("bulk_curves", curves)
-        try:
+        with registered(con, curves) as table:
             con.execute("INSERT INTO curves SELECT song_id, source, model_version, t0, hop, "
-                        "valence, arousal FROM bulk_curves")
-        finally:
-            con.unregister("bulk_curves")
+                        f"valence, arousal FROM {table}")
     if static is not None:
-        con.register("bulk_static", static)
-        try:
+        with registered(con, static) as table:
             con.execute("INSERT INTO annotations (song_id, annotator, kind, valence, arousal) "
-                        "SELECT song_id, annotator, 'static', valence, arousal FROM bulk_static")
-        finally:
-            con.unregister("bulk_static")
+                        f"SELECT song_id, annotator, 'static', valence, arousal FROM {table}")
