@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from emolab import pipeline
+from emolab import pipeline, worker
 from emolab.config import DATA_DIR, OPENSMILE_SR
 from emolab.exceptions import EmolabError, ModelError, ParameterError
 
@@ -346,7 +346,7 @@ def render_pieces(pieces, audio_dir, *, seconds: float = EXCERPT_SECONDS, worker
         progress(done, total, f"{done} pieces already rendered")
     if not todo:
         return metadata, failed
-    with pipeline.worker_pool(max(1, min(workers, len(todo)))) as pool:
+    with worker.process_pool(max(1, min(workers, len(todo)))) as pool:
         futures = [pool.submit(_render_job, piece, path, seconds) for piece, path in todo]
         for future in as_completed(futures):
             piece, path, labels, error = future.result()

@@ -47,3 +47,7 @@ class ConflictError(IndexError_):
 
 class DatasetError(EmolabError):
     """A dataset folder or annotation file does not have the expected layout."""
+
+
+class AnalysisTimeoutError(AudioError):
+    """Decoding or analysing a recording took longer than the time limit and was stopped."""

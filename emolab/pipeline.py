@@ -1,18 +1,14 @@
 """From audio bytes to a stored song: decode → features → predictions → index.
 
 :func:`analyse` is pure computation (no index); :func:`add_to_index` writes one analysed
-song in one transaction; :func:`ingest` runs both over many files, the analysis in worker
-processes and the writes in the calling process (DuckDB's single writer). Files whose
+song in one transaction; :func:`ingest` runs both over many files, the analysis in
+time-limited worker processes (:mod:`emolab.worker`) and the writes in the calling process
+(DuckDB's single writer). Files whose
 content is already indexed are skipped, so a killed ingest resumes where it stopped.
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
-import sys
-import types
-from contextlib import contextmanager
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -46,6 +42,7 @@ class Analysis:
     static: dict | None = None
     dynamic: tuple | None = None
     notes: list[str] = field(default_factory=list)
+    model_versions: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
         """JSON-ready description (what ``emolab analyze --json`` prints)."""
@@ -132,9 +129,11 @@ def analyse(
     if models is not None and models.static is not None:
         result.static = predict.predict_static(clip.y, clip.sr, model=models.static,
                                                deam_vector=result.deam74)
+        result.model_versions["static"] = _version(models, "static")
     if models is not None and models.dynamic is not None:
         level = None if result.static is None else (result.static["valence"], result.static["arousal"])
         result.dynamic = predict.predict_dynamic(y22, ANALYSIS_SR, model=models.dynamic, level=level)
+        result.model_versions["dynamic"] = _version(models, "dynamic")
     return result
 
 
@@ -146,7 +145,6 @@ def add_to_index(
     title: str | None = None,
     artist: str | None = None,
     source_path: str | None = None,
-    models=None,
 ) -> int:
     """Store an analysed song (features, predictions, curve) in one transaction.
 
@@ -172,11 +170,12 @@ def add_to_index(
             vectors.register_family(con, FAMILY_LIBROSA, spectral.SONG_VECTOR_NAMES)
             vectors.put_features(con, song_id, FAMILY_LIBROSA, analysis.librosa)
         if analysis.static is not None:
-            emotion.put_static_prediction(con, song_id, _version(models, "static"), **analysis.static)
+            emotion.put_static_prediction(con, song_id, _stored_version(analysis, "static"),
+                                          **analysis.static)
         if analysis.dynamic is not None:
             times, valence, arousal = analysis.dynamic
             hop = float(times[1] - times[0]) if len(times) > 1 else 0.5
-            emotion.put_curve(con, song_id, source="predicted", model_version=_version(models, "dynamic"),
+            emotion.put_curve(con, song_id, source="predicted", model_version=_stored_version(analysis, "dynamic"),
                               t0=float(times[0]) if len(times) else 0.5, hop=hop,
                               valence=valence, arousal=arousal)
     return song_id
@@ -185,6 +184,10 @@ def add_to_index(
 def _version(models, kind: str) -> str:
     model = getattr(models, kind, None) if models is not None else None
     return str(getattr(model, "version", f"{kind}-unknown"))
+
+
+def _stored_version(analysis: Analysis, kind: str) -> str:
+    return analysis.model_versions.get(kind, f"{kind}-unknown")
 
 
 # ---------------------------------------------------------------- batch ingest
@@ -221,9 +224,6 @@ def find_audio_files(paths: Iterable) -> tuple[list[Path], list[tuple[str, str]]
     return unique, problems
 
 
-_WORKER_MODELS = None
-
-
 def warm_up() -> None:
     """Compile librosa's numba kernels in this process before workers start.
 
@@ -237,63 +237,6 @@ def warm_up() -> None:
     spectral.song_vector((0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), ANALYSIS_SR)
 
 
-def _init_worker(models_dir) -> None:
-    global _WORKER_MODELS
-    import torch
-
-    torch.set_num_threads(1)
-    from emolab.predict import load_models
-
-    _WORKER_MODELS = load_models(models_dir)
-
-
-@contextmanager
-def _neutral_main():
-    """Let spawned workers start without re-running the caller's ``__main__``.
-
-    spawn re-imports the parent's main script in every worker. Inside Streamlit (or its
-    AppTest) that script is a page, which would open the index and draw widgets in the
-    worker. Workers need none of it, so for the moment they start we show them an empty
-    ``__main__``.
-    """
-    real = sys.modules["__main__"]
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        sys.modules["__main__"] = real
-
-
-def _noop() -> None:
-    return None
-
-
-def worker_pool(workers: int, *, initializer=None, initargs=()) -> ProcessPoolExecutor:
-    """A pool of ``workers`` spawned processes, every one started before this returns.
-
-    Use it as a context manager, like any ``ProcessPoolExecutor``. The workers are
-    spawned (not forked: the caller may hold DuckDB and torch threads) and started here,
-    under :func:`_neutral_main`; the pool never starts another process later.
-    """
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=initializer, initargs=initargs)
-    with _neutral_main():
-        for _ in range(workers):
-            pool.submit(_noop)
-    return pool
-
-
-def _analyse_path(path: str, with_models: bool):
-    try:
-        data = audio.read_bytes(path)
-        models = _WORKER_MODELS if with_models else None
-        return path, analyse(data, models=models, name=Path(path).name), None
-    except EmolabError as exc:
-        return path, None, str(exc)
-    except Exception as exc:  # one bad file never stops the batch
-        return path, None, f"unexpected failure ({type(exc).__name__}: {exc})"
-
-
 def ingest(
     paths: Iterable,
     *,
@@ -303,6 +246,7 @@ def ingest(
     metadata: dict | None = None,
     models_dir=None,
     with_models: bool = True,
+    time_limit: float | None = None,
     progress: Progress | None = None,
 ) -> IngestReport:
     """Analyse and index audio files and folders; resumable and fault-tolerant.
@@ -321,6 +265,9 @@ def ingest(
         ``{path: {"title": ..., "artist": ...}}`` overriding the file-name title.
     with_models : bool
         Predict with the shipped models when they exist.
+    time_limit : float, optional
+        Seconds one file may take before its analysis is stopped and reported as failed
+        (default :data:`emolab.worker.DEFAULT_TIME_LIMIT`).
     progress : callable(done, total, message), optional
         Called after each file; a tqdm bar is shown on stderr when omitted.
 
@@ -329,7 +276,7 @@ def ingest(
     IngestReport
     """
     from emolab.index import songs
-    from emolab.predict import load_models
+    from emolab.worker import DEFAULT_TIME_LIMIT, WorkerPool
 
     files, problems = find_audio_files(paths)
     report = IngestReport(failed=list(problems))
@@ -345,23 +292,23 @@ def ingest(
             report.skipped.append(str(path))
         else:
             todo.append(str(path))
-    models = load_models(models_dir) if with_models and todo else None
+    if not todo:
+        return report
     bar = None
-    if progress is None and todo:
+    if progress is None:
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), unit="file", desc="ingest")
-    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
-    if todo:
-        warm_up()
-    with worker_pool(workers, initializer=_init_worker, initargs=(models_dir,)) as pool:
-        futures = [pool.submit(_analyse_path, p, with_models) for p in todo]
-        for done, future in enumerate(as_completed(futures), start=1):
-            path, analysis, error = future.result()
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    warm_up()
+    pool = WorkerPool(workers, models_dir=models_dir, with_models=with_models,
+                      time_limit=time_limit or DEFAULT_TIME_LIMIT)
+    with pool:
+        for done, (path, analysis, error) in enumerate(pool.analyse_all(todo), start=1):
             if error is None:
                 try:
                     meta = metadata.get(path, {})
-                    add_to_index(index, analysis, origin=origin, source_path=path, models=models,
+                    add_to_index(index, analysis, origin=origin, source_path=path,
                                  title=meta.get("title"), artist=meta.get("artist"))
                     report.added.append(path)
                 except EmolabError as exc:

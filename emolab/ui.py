@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import tempfile
 import threading
 from pathlib import Path
 
@@ -48,6 +49,14 @@ def get_models():
     from emolab.predict import load_models
 
     return load_models()
+
+
+@st.cache_resource(show_spinner=False)
+def analysis_worker():
+    """The process that analyses uploads under a time limit (one per server)."""
+    from emolab.worker import AnalysisWorker
+
+    return AnalysisWorker()
 
 
 @st.cache_resource(show_spinner=False)
@@ -170,9 +179,16 @@ def save_upload(data: bytes, name: str, content_hash: str) -> Path:
         suffix = ".wav"
     folder = upload_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{content_hash[:32]}{suffix}"
+    path = folder / f"{content_hash[:32]}{suffix}"  # the user's file name never becomes a path
     if not path.exists():
-        path.write_bytes(data)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=suffix)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)  # atomic: a crash never leaves half a file under the final name
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     return path
 
 
@@ -356,7 +372,8 @@ def retrain_static(index, *, progress=None, out_dir=None):
 @st.cache_resource(show_spinner=False)
 def warm_up_in_background() -> threading.Thread:
     """Once per server process, after the first page is drawn: prepare the emotion search
-    (in-memory stores, compiled kernels) and load the models, so the first visit of
+    (in-memory stores, compiled kernels), load the models and start the analysis
+    process, so the first visit of
     Search, Sketch, Analyse or Models does not wait for them. Failures are left to the
     pages, which report them."""
     index = get_index()
@@ -375,6 +392,10 @@ def warm_up_in_background() -> threading.Thread:
             with _WARM_LOCK:
                 _WARM_MODELS["models"] = load_models()
         except Exception:
+            pass
+        try:
+            analysis_worker().start()
+        except Exception:  # the Analyse page reports it on the first upload
             pass
 
     thread = threading.Thread(target=work, name="emolab-warm-up", daemon=True)

@@ -63,14 +63,13 @@ def analyse_uploads(files) -> None:
     done = st.session_state.setdefault("analyses", {})
     todo = [f for f in files if f.file_id not in done]
     if todo:
-        models = ui.get_models()
+        analyser = ui.analysis_worker()
         bar = st.progress(0.0, text="Analysing…")
         for i, uploaded in enumerate(todo):
             bar.progress(i / len(todo), text=f"Features and predictions for {uploaded.name}…")
             try:
                 data = ui.read_upload(uploaded)
-                done[uploaded.file_id] = (pipeline.analyse(data, models=models, name=uploaded.name),
-                                          data)
+                done[uploaded.file_id] = (analyser.analyse(data, name=uploaded.name), data)
             except EmolabError as exc:
                 done[uploaded.file_id] = (None, str(exc))
             except Exception as exc:  # a part of EmoLab not installed yet, or a bug: say so
@@ -83,10 +82,10 @@ def analyse_uploads(files) -> None:
     if analysis is None:
         st.error(f"{names[choice]}: {data}", icon=":material/error:")
         return
-    show_upload(analysis, data, models=ui.get_models())
+    show_upload(analysis, data)
 
 
-def show_upload(analysis, data: bytes, *, models) -> None:
+def show_upload(analysis, data: bytes) -> None:
     st.subheader(analysis.name)
     st.caption(f"{analysis.duration:.1f} s · {analysis.sample_rate} Hz · "
                f"{analysis.channels} channel{'s' if analysis.channels > 1 else ''}")
@@ -104,7 +103,7 @@ def show_upload(analysis, data: bytes, *, models) -> None:
             path = ui.save_upload(data, analysis.name, analysis.content_hash)
             song_id = ui.optional("emolab.pipeline").add_to_index(
                 index, analysis, origin="uploaded", title=title, artist=artist or None,
-                source_path=str(path), models=models)
+                source_path=str(path))
         except EmolabError as exc:
             ui.show_error(exc)
             return

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
 
 from tests.app_harness import (fill_index, free_port, launch_chromium, start_server, stop_server,
                                 wait_idle)
@@ -40,9 +42,18 @@ def launch(playwright):
         pytest.fail(str(exc))
 
 
-def goto_page(page, title: str) -> None:
-    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
-    page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
+def goto_page(page, title: str, *, attempts: int = 3) -> None:
+    """Open a page from the sidebar; a click the busy app missed is repeated."""
+    heading = page.get_by_role("heading", name=title).first
+    for attempt in range(attempts):
+        wait_idle(page)
+        page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
+        try:
+            heading.wait_for(timeout=30_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
     wait_idle(page)
 
 
@@ -63,7 +74,8 @@ def server(tmp_path_factory):
     fill_index(db, n_songs=8, audio_dir=folder)
     port = free_port()
     proc = start_server(db, port=port, log_path=folder / "streamlit.log")
-    yield {"url": f"http://127.0.0.1:{port}", "folder": folder, "db": db}
+    yield {"url": f"http://127.0.0.1:{port}", "folder": folder, "db": db,
+           "log": folder / "streamlit.log"}
     stop_server(proc)
 
 
@@ -87,6 +99,9 @@ def page(server, browser):
     wait_idle(tab)
     yield tab
     context.close()
+    # pytest shows this only when the test failed: the server's side of the story.
+    log = server["log"].read_text(errors="replace").splitlines()
+    print("---- streamlit log (last 80 lines) ----", *log[-80:], sep="\n")
 
 
 def test_every_page_renders_without_exception(page):
@@ -119,7 +134,7 @@ def test_analyse_upload_shows_prediction_or_says_model_missing(page, server):
 def test_click_on_plane_searches(page):
     goto_page(page, "Search by emotion")
     valence_input = page.get_by_role("spinbutton", name="Valence", exact=True)
-    assert valence_input.input_value() == "0.50"
+    expect(valence_input).to_have_value("0.50", timeout=30_000)
     chart = page.locator('[data-testid="stVegaLiteChart"] canvas.marks').first
     box = chart.bounding_box()
     # Lower-left quadrant of the plot area (axes take the left and bottom margins).

@@ -8,9 +8,9 @@ transaction::
         song_id = songs.add_song(con, title="Prelude", origin="ingested")
         vectors.put_features(con, song_id, "librosa", x)
 """
-from emolab.index import annotations, backup, emotion, query_guard, songs, vectors
+from emolab.index import annotations, backup, emotion, integrity, query_guard, songs, vectors
 from emolab.index.connection import Index, open_index
 from emolab.index.schema import SCHEMA_VERSION
 
 __all__ = ["Index", "open_index", "SCHEMA_VERSION", "annotations", "backup", "emotion",
-           "query_guard", "songs", "vectors"]
+           "integrity", "query_guard", "songs", "vectors"]

@@ -42,8 +42,12 @@ def restore(backup_path, target) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".restore")
     os.close(fd)
-    shutil.copyfile(backup_path, tmp)
-    os.replace(tmp, target)
+    try:
+        shutil.copyfile(backup_path, tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     wal = target.with_name(target.name + ".wal")
     if wal.exists():
         wal.unlink()

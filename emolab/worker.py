@@ -1,0 +1,277 @@
+"""Analysis in child processes, with a time limit.
+
+A damaged or hostile file can make a C decoder loop forever or crash. Analysing each
+recording in a child process lets EmoLab stop it after a time limit, survive a crash,
+and report either as a sentence: the caller gets an :class:`AnalysisTimeoutError` or a
+:class:`CorruptAudioError`, and a fresh child is started for the next file.
+
+Children are spawned (never forked: the caller may hold DuckDB and torch threads) with an
+empty ``__main__``, so that a Streamlit page that started them is not re-run inside them.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import threading
+import types
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from pathlib import Path
+from queue import Queue
+from typing import Iterable, Iterator
+
+from emolab.exceptions import AnalysisTimeoutError, CorruptAudioError, EmolabError, FeatureError
+
+#: Longest time one recording may take to decode and analyse (seconds). A 20-minute
+#: recording takes about a minute and a half on one core.
+DEFAULT_TIME_LIMIT = 600.0
+#: Longest time a child may take to start and load the models (seconds).
+STARTUP_LIMIT = 300.0
+
+
+@contextmanager
+def neutral_main():
+    """Let spawned children start without re-running the caller's ``__main__``.
+
+    spawn re-imports the parent's main script in every child. Inside Streamlit (or its
+    AppTest) that script is a page, which would open the index and draw widgets in the
+    child. Children need none of it, so for the moment they start we show them an empty
+    ``__main__``.
+    """
+    real = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = real
+
+
+def _noop() -> None:
+    return None
+
+
+def process_pool(workers: int, *, initializer=None, initargs=()) -> ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes, every one started before this returns.
+
+    Use it as a context manager, like any ``ProcessPoolExecutor``; the pool never starts
+    another process later. For jobs that need no time limit (rendering the demo scores).
+    """
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=initializer, initargs=initargs)
+    with neutral_main():
+        for _ in range(workers):
+            pool.submit(_noop)
+    return pool
+
+
+class AnalysisWorker:
+    """One child process that analyses recordings, replaced when it overruns or dies.
+
+    Parameters
+    ----------
+    models_dir : path, optional
+        Where the shipped models live (default ``data/models``).
+    with_models : bool
+        Predict emotion (load the models in the child); features only when False.
+    time_limit : float
+        Seconds one recording may take, decoding included.
+
+    Notes
+    -----
+    One recording at a time: concurrent callers wait their turn (their wait does not
+    count against the limit). Use as a context manager or call :meth:`close`.
+    """
+
+    def __init__(self, *, models_dir=None, with_models: bool = True,
+                 time_limit: float = DEFAULT_TIME_LIMIT):
+        self.models_dir = models_dir
+        self.with_models = with_models
+        self.time_limit = time_limit
+        self._process = None
+        self._conn = None
+        self._lock = threading.Lock()
+
+    def start(self) -> "AnalysisWorker":
+        """Start the child now (otherwise it starts with the first recording)."""
+        with self._lock:
+            self._ensure_started()
+        return self
+
+    def analyse(self, source, *, name: str = ""):
+        """Analyse a recording in the child; see :func:`emolab.pipeline.analyse`.
+
+        Parameters
+        ----------
+        source : bytes or path
+            The whole file, or the path of a file the child reads itself.
+        name : str
+            File name for messages (never used as a path).
+
+        Returns
+        -------
+        emolab.pipeline.Analysis
+
+        Raises
+        ------
+        AnalysisTimeoutError
+            The recording took longer than ``time_limit``; the child was stopped.
+        CorruptAudioError
+            The child died while analysing (a decoder crashed on the file).
+        EmolabError
+            Whatever the analysis itself refuses (empty, corrupt, too long ...).
+        """
+        if isinstance(source, os.PathLike):
+            source = str(source)
+        with self._lock:
+            self._ensure_started()
+            self._conn.send((source, name))
+            if not self._conn.poll(self.time_limit):
+                self._stop()
+                raise AnalysisTimeoutError(
+                    f"Analysing {_label(name)} took longer than {self.time_limit:g} s and was "
+                    "stopped. The file may be damaged; try converting it to WAV or FLAC.")
+            try:
+                status, payload = self._conn.recv()
+            except (EOFError, OSError):
+                self._stop()
+                raise CorruptAudioError(
+                    f"The analysis of {_label(name)} stopped unexpectedly: the file is probably "
+                    "damaged. Try converting it to WAV or FLAC.") from None
+        if status == "error":
+            raise payload
+        return payload
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.send(None)
+                except OSError:
+                    pass
+            self._stop(grace=5.0)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _ensure_started(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            return
+        self._stop()
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        process = context.Process(target=_serve, args=(child, self.models_dir, self.with_models),
+                                  name="emolab-analysis", daemon=True)
+        with neutral_main():
+            process.start()
+        child.close()
+        if not parent.poll(STARTUP_LIMIT):
+            process.kill()
+            raise FeatureError("The analysis process did not start; see the terminal for details.")
+        try:
+            parent.recv()
+        except EOFError:
+            raise FeatureError("The analysis process could not start (loading the models "
+                               "failed); see the terminal for details.") from None
+        self._process, self._conn = process, parent
+
+    def _stop(self, grace: float = 0.0) -> None:
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        if process is not None:
+            process.join(grace)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        if conn is not None:
+            conn.close()
+
+
+def _label(name: str) -> str:
+    return f"'{name}'" if name else "the recording"
+
+
+def _serve(conn, models_dir, with_models: bool) -> None:
+    """The child's loop: receive (source, name), send ("ok", Analysis) or ("error", exc)."""
+    import torch
+
+    from emolab import audio, pipeline
+
+    torch.set_num_threads(1)
+    models = None
+    if with_models:
+        from emolab.predict import load_models
+
+        models = load_models(models_dir)
+    conn.send("ready")
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        source, name = job
+        try:
+            data = source if isinstance(source, bytes) else audio.read_bytes(source)
+            reply = ("ok", pipeline.analyse(data, models=models, name=name))
+        except EmolabError as exc:
+            reply = ("error", exc)
+        except Exception as exc:  # one bad file never stops the batch, and says why
+            reply = ("error", FeatureError(
+                f"The analysis of {_label(name)} failed unexpectedly ({type(exc).__name__}: {exc})."))
+        try:
+            conn.send(reply)
+        except Exception as exc:  # an exception that cannot be pickled
+            conn.send(("error", FeatureError(f"The analysis of {_label(name)} failed: {exc}")))
+
+
+class WorkerPool:
+    """Several :class:`AnalysisWorker`\\ s, for analysing many files at once.
+
+    Parameters
+    ----------
+    workers : int
+        Child processes (each analyses one file at a time).
+    **options
+        Passed to every :class:`AnalysisWorker` (``models_dir``, ``with_models``,
+        ``time_limit``).
+    """
+
+    def __init__(self, workers: int, **options):
+        self.workers = workers
+        self.options = options
+        self._idle: Queue | None = None
+        self._all: list[AnalysisWorker] = []
+
+    def __enter__(self):
+        self._all = [AnalysisWorker(**self.options) for _ in range(self.workers)]
+        with ThreadPoolExecutor(self.workers) as starter:  # children load models in parallel
+            list(starter.map(AnalysisWorker.start, self._all))
+        self._idle = Queue()
+        for worker in self._all:
+            self._idle.put(worker)
+        return self
+
+    def __exit__(self, *exc):
+        for worker in self._all:
+            worker.close()
+
+    def analyse_all(self, paths: Iterable) -> Iterator[tuple[str, object, str | None]]:
+        """Yield ``(path, analysis, None)`` or ``(path, None, reason)`` as files finish."""
+        with ThreadPoolExecutor(self.workers) as threads:
+            futures = [threads.submit(self._one, str(p)) for p in paths]
+            for future in as_completed(futures):
+                yield future.result()
+
+    def _one(self, path: str):
+        worker = self._idle.get()
+        try:
+            return path, worker.analyse(path, name=Path(path).name), None
+        except EmolabError as exc:
+            return path, None, str(exc)
+        finally:
+            self._idle.put(worker)

@@ -1,0 +1,70 @@
+"""Time-limited analysis in child processes: overruns and crashes become messages."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from emolab.exceptions import AnalysisTimeoutError, CorruptAudioError
+from emolab.index import integrity
+from emolab.worker import AnalysisWorker, WorkerPool
+from tests.conftest import chord, encode, write_audio
+
+
+@pytest.fixture(scope="module")
+def worker():
+    with AnalysisWorker(with_models=False, time_limit=120) as w:
+        yield w.start()
+
+
+def test_result_and_refusals_cross_the_process_boundary(worker):
+    analysis = worker.analyse(encode(chord(seconds=2.0), 22050), name="chord.wav")
+    assert analysis.deam74.shape == (74,) and analysis.duration == pytest.approx(2.0, abs=0.01)
+    with pytest.raises(CorruptAudioError, match="could not be read as audio"):
+        worker.analyse(b"RIFF" + b"\0" * 100, name="broken.wav")
+
+
+def test_overrun_is_stopped_and_the_next_file_gets_a_fresh_process(worker):
+    data = encode(chord(seconds=3.0), 22050)
+    first = worker._process
+    worker.time_limit = 0.01
+    try:
+        with pytest.raises(AnalysisTimeoutError, match="'slow.wav' took longer than 0.01 s"):
+            worker.analyse(data, name="slow.wav")
+    finally:
+        worker.time_limit = 120
+    assert not first.is_alive()
+    assert worker.analyse(data, name="again.wav").deam74 is not None
+
+
+def test_a_crashed_child_is_reported_and_replaced(worker):
+    data = encode(chord(seconds=20.0), 22050)
+    worker.start()
+    victim = worker._process
+    threading.Timer(0.3, victim.kill).start()
+    with pytest.raises(CorruptAudioError, match="stopped unexpectedly"):
+        worker.analyse(data, name="crash.wav")
+    assert worker.analyse(encode(chord(seconds=1.0), 22050), name="ok.wav").deam74 is not None
+
+
+def test_pool_reports_each_overrun_and_writes_nothing(tmp_path, index):
+    paths = [write_audio(tmp_path / f"s{i}.wav", chord(seconds=2.0 + i), 22050) for i in range(3)]
+    before = integrity.checksum(index.con)
+    from emolab import pipeline
+
+    start = time.monotonic()
+    report = pipeline.ingest(paths, index=index, workers=1, with_models=False, time_limit=0.01,
+                             progress=lambda *a: None)
+    assert report.added == [] and len(report.failed) == 3
+    assert all("took longer than" in reason for _, reason in report.failed)
+    assert integrity.checksum(index.con) == before
+    assert time.monotonic() - start < 120
+
+
+def test_pool_analyses_every_file(tmp_path):
+    paths = [write_audio(tmp_path / f"s{i}.flac", chord(seconds=1.0), 22050) for i in range(3)]
+    with WorkerPool(2, with_models=False, time_limit=120) as pool:
+        results = list(pool.analyse_all(paths))
+    assert sorted(p for p, _, _ in results) == sorted(map(str, paths))
+    assert all(error is None and analysis.deam74 is not None for _, analysis, error in results)
