@@ -12,12 +12,14 @@ def register(commands, experiments) -> None:
     p.add_argument("paths", nargs="+", help="audio files or folders (searched recursively)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     p.add_argument("--no-models", action="store_true", help="store features only, no predictions")
+    _time_limit_argument(p)
     db_argument(p)
     p.set_defaults(func=cmd_ingest)
 
     p = commands.add_parser("analyze", help="print what EmoLab knows of one file, without storing it")
     p.add_argument("file")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _time_limit_argument(p)
     p.set_defaults(func=cmd_analyze)
 
     p = commands.add_parser("stats", help="counts of the index")
@@ -43,24 +45,45 @@ def register(commands, experiments) -> None:
     p.set_defaults(func=cmd_restore)
 
 
+def _time_limit_argument(parser) -> None:
+    from emolab.worker import DEFAULT_TIME_LIMIT
+
+    parser.add_argument("--time-limit", type=_seconds, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
+                        help="stop the analysis of a file after this long "
+                             f"(default {DEFAULT_TIME_LIMIT:g})")
+
+
+def _seconds(text: str) -> float:
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, not {text!r}")
+    return value
+
+
 def cmd_ingest(args) -> int:
     from emolab.index import open_index
     from emolab.pipeline import check_workers, ingest
 
     with open_index(args.db) as idx:
         report = ingest(args.paths, index=idx, workers=check_workers(args.workers),
-                        with_models=not args.no_models)
+                        with_models=not args.no_models, time_limit=args.time_limit)
     print(report.summary())
     return 1 if report.failed and not (report.added or report.skipped) else 0
 
 
 def cmd_analyze(args) -> int:
     from emolab import audio
-    from emolab.pipeline import analyse
-    from emolab.predict import load_models
+    from emolab.worker import AnalysisWorker
 
     data = audio.read_bytes(args.file)
-    analysis = analyse(data, models=load_models(), name=args.file)
+    with AnalysisWorker(time_limit=args.time_limit) as worker:
+        analysis = worker.analyse(data, name=args.file)
     summary = analysis.summary()
     if args.json:
         print(json.dumps(summary))
