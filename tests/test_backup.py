@@ -36,3 +36,18 @@ def test_restore_refuses_a_file_that_is_not_a_backup(tmp_path):
     with pytest.raises(IndexError_, match="not an EmoLab index backup"):
         backup.restore(bogus, tmp_path / "target.duckdb")
     assert not (tmp_path / "target.duckdb").exists()
+
+
+def test_backup_is_an_exact_copy_even_while_the_index_is_open(tmp_path):
+    from emolab.index import integrity
+    from tests.app_harness import fill_index
+
+    db = tmp_path / "index.duckdb"
+    fill_index(db, n_songs=6)
+    with open_index(db) as idx:
+        before = integrity.checksum(idx.con)
+        backup.backup(idx, tmp_path / "copy.duckdb")  # the app keeps the index open
+    backup.restore(tmp_path / "copy.duckdb", tmp_path / "restored.duckdb")
+    with open_index(tmp_path / "restored.duckdb", read_only=True) as copy:
+        assert integrity.checksum(copy.con) == before
+        assert integrity.problems(copy.con) == []
