@@ -24,16 +24,16 @@ section = st.segmented_control("Section", SECTIONS, default=SECTIONS[0], key="an
 
 
 def save(action, success: str, after=None) -> None:
-    """Run one write, then ``after(result)`` and a rerun showing the stored state.
+    """Save ``action(con)`` all or nothing, then ``after(result)`` and a rerun showing it.
 
-    Conflicts and bad values are reported as sentences and nothing is changed.
+    Conflicts (the first save wins) and bad values are reported as sentences and nothing
+    is changed.
     """
     if not annotator.strip():
         st.error("Type your name in “Annotator” first: every label is stored with its author.")
         return
     try:
-        with index.transaction() as con:
-            result = action(con)
+        result = annotations.save(index, action)
     except EmolabError as exc:
         ui.show_error(exc)
         return

@@ -5,15 +5,46 @@ names the revision it was based on; if someone saved in between, the edit is ref
 with :class:`~emolab.exceptions.ConflictError` and the first save wins. The loser is
 told and can reload. Every change, including dataset imports, is written to
 ``annotation_history`` in the same transaction as the change itself.
+
+Who may write, and how (the rule every caller follows):
+
+* **One writing process.** DuckDB lets one process write the index file at a time: the
+  app's server process (all browser sessions are threads of it) or one CLI command. A
+  second writer is refused at :func:`~emolab.index.open_index` with an
+  :class:`~emolab.exceptions.IndexError_` saying the index is in use, and changes nothing.
+* **Threads with their own cursors.** Inside that process each thread works through its
+  own cursor (``index.con``) on the one shared connection.
+* **One save, one transaction:** :func:`save` runs a user's save (:func:`insert`,
+  :func:`update`, :func:`delete` calls) all or nothing. A crash or a killed process
+  leaves each annotation exactly as before or exactly as after the save, never a mix; a
+  save is durable once :func:`save` returns (DuckDB writes and syncs its log on COMMIT).
+* **First save wins.** :func:`update` and :func:`delete` check ``revision`` in the same
+  statement that writes. The loser gets a ConflictError telling them to reload; nothing
+  of their save is written.
+* **DuckDB's own conflicts.** When two transactions write the same row at the same
+  moment, DuckDB refuses the later one; :meth:`Index.transaction
+  <emolab.index.connection.Index.transaction>` reports that as a ConflictError and rolls
+  the whole save back. :func:`save` tries such a save again a few times, so the outcome
+  is decided by the revision check alone: if the other save was stored, the retry is
+  refused as above; if it was rolled back, this one goes through. Saves to *different*
+  annotations (of the same song or of other songs) never conflict, in DuckDB 2.0 either:
+  ``tests/test_annotations.py`` and ``benchmarks/concurrency.py`` check this.
 """
 from __future__ import annotations
 
 import json
 import math
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
+import duckdb
 import pandas as pd
 
 from emolab.exceptions import ConflictError, ParameterError
+
+T = TypeVar("T")
 
 KINDS = ("static", "segment")
 FIELDS = ("song_id", "annotator", "kind", "t0", "t1", "valence", "arousal",
@@ -58,11 +89,11 @@ def validate(ann: dict) -> dict:
 
 def _row(con, annotation_id: int) -> dict | None:
     cur = con.execute("SELECT * FROM annotations WHERE annotation_id = ?", [annotation_id])
-    values = cur.fetchone()
-    if values is None:
+    rows = cur.fetchall()  # read to the end: a half-read result holds a transaction open
+    if not rows:
         return None
     names = [d[0] for d in cur.description]
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in zip(names, values)}
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in zip(names, rows[0])}
 
 
 def _json(row) -> str | None:
@@ -97,18 +128,23 @@ def update(con, annotation_id: int, changes: dict, *, expected_revision: int, wh
     old = _row(con, annotation_id)
     if old is None:
         raise ConflictError("This annotation was deleted by someone else.")
+    lost = ConflictError(
+        f"{old['annotator']}'s annotation was changed by someone else while you edited it "
+        "(the first save wins). Reload to see their version, then apply your change again."
+    )
     if int(old["revision"]) != int(expected_revision):
-        raise ConflictError(
-            f"{old['annotator']}'s annotation was changed by someone else while you edited it "
-            "(the first save wins). Reload to see their version, then apply your change again."
-        )
+        raise lost
     merged = validate({**old, **changes})
     assignments = ", ".join(f"{k} = ?" for k in merged)
-    con.execute(
+    # The revision is checked again by the write itself, so a caller outside a
+    # transaction cannot overwrite a save made between the read above and this line.
+    if not con.execute(
         f"UPDATE annotations SET {assignments}, revision = revision + 1, "
-        "updated_at = current_timestamp WHERE annotation_id = ?",
-        [*merged.values(), annotation_id],
-    )
+        "updated_at = current_timestamp WHERE annotation_id = ? AND revision = ? "
+        "RETURNING annotation_id",
+        [*merged.values(), annotation_id, int(expected_revision)],
+    ).fetchall():
+        raise lost
     new = _row(con, annotation_id)
     _history(con, annotation_id, old["song_id"], "update", who, old, new)
     return int(new["revision"])
@@ -118,10 +154,63 @@ def delete(con, annotation_id: int, *, expected_revision: int, who: str) -> None
     old = _row(con, annotation_id)
     if old is None:
         return
+    lost = ConflictError("This annotation was changed by someone else; reload before deleting it.")
     if int(old["revision"]) != int(expected_revision):
-        raise ConflictError("This annotation was changed by someone else; reload before deleting it.")
-    con.execute("DELETE FROM annotations WHERE annotation_id = ?", [annotation_id])
+        raise lost
+    if not con.execute("DELETE FROM annotations WHERE annotation_id = ? AND revision = ? "
+                       "RETURNING annotation_id", [annotation_id, int(expected_revision)]).fetchall():
+        raise lost
     _history(con, annotation_id, old["song_id"], "delete", who, old, None)
+
+
+#: How often :func:`save` tries a save that DuckDB refused for a simultaneous write.
+SAVE_ATTEMPTS = 4
+
+
+def save(index, write: Callable[..., T], *, attempts: int = SAVE_ATTEMPTS) -> T:
+    """Run one user's save in its own transaction: all of it is stored, or none of it.
+
+    This is how the app (every browser session is a thread of one process) and scripts
+    save annotations; see the module docstring for the rule.
+
+    Parameters
+    ----------
+    index : Index
+        The open, writable index shared by the process; the calling thread uses its own
+        cursor.
+    write : callable
+        ``write(con) -> result``: the :func:`insert`, :func:`update` and :func:`delete`
+        calls of this save, made on the transaction's cursor ``con``. It may be run again
+        (see ``attempts``), so it must do nothing but these calls.
+    attempts : int
+        How many times a save is tried when DuckDB refuses it because another transaction
+        wrote the same row at the same moment (a short random pause between tries).
+        Revision conflicts ("someone saved first") are never retried.
+
+    Returns
+    -------
+    object
+        What ``write`` returned, e.g. the new annotation id or the new revision.
+
+    Raises
+    ------
+    ConflictError
+        Someone else saved the annotation first, or DuckDB kept refusing the save. The
+        message tells the user to reload; nothing of this save was written.
+    ParameterError
+        A value is invalid; nothing was written.
+    """
+    attempt = 1
+    while True:
+        try:
+            with index.transaction() as con:
+                return write(con)
+        except ConflictError as exc:
+            refused_by_duckdb = isinstance(exc.__cause__, duckdb.TransactionException)
+            if not refused_by_duckdb or attempt >= attempts:
+                raise
+        time.sleep(random.uniform(0.002, 0.01) * attempt)
+        attempt += 1
 
 
 def list_annotations(con, *, song_id: int | None = None) -> pd.DataFrame:
@@ -143,12 +232,12 @@ def history(con, *, annotation_id: int | None = None) -> pd.DataFrame:
 
 def find_static(con, song_id: int, annotator: str) -> dict | None:
     """The static annotation one annotator gave a song, if any."""
-    row = con.execute(
+    rows = con.execute(
         "SELECT annotation_id FROM annotations WHERE song_id = ? AND annotator = ? AND kind = 'static' "
         "ORDER BY annotation_id LIMIT 1",
         [song_id, annotator],
-    ).fetchone()
-    return None if row is None else _row(con, int(row[0]))
+    ).fetchall()
+    return _row(con, int(rows[0][0])) if rows else None
 
 
 def upsert_static(con, song_id: int, annotator: str, **values) -> int:

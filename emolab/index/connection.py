@@ -45,9 +45,15 @@ class Index:
         try:
             con = duckdb.connect(str(self.path), read_only=self.read_only)
         except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():  # "Could not set lock on file ...": another process has it
+                raise IndexError_(
+                    f"The song index '{self.path}' is in use by another program (the EmoLab app "
+                    "or another emolab command): DuckDB allows one writer at a time. Nothing was "
+                    "changed; close that program or wait until it has finished, then try again."
+                ) from exc
             raise IndexError_(
-                f"The song index '{self.path}' is in use by another program "
-                "(DuckDB allows one writer at a time), or it is not a DuckDB file."
+                f"The song index '{self.path}' could not be opened: it is not a DuckDB file "
+                f"or it cannot be read ({exc})."
             ) from exc
         if not self.read_only:
             migrate(con)

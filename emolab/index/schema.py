@@ -123,8 +123,10 @@ SCHEMA_VERSION = len(MIGRATIONS)
 def migrate(con) -> int:
     """Bring a connection's database to :data:`SCHEMA_VERSION`; return the version it had."""
     con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
-    current = row[0] or 0
+    # fetchall, not fetchone: a result read only partly keeps its transaction open on
+    # this connection, and an open transaction stops DuckDB from ever checkpointing
+    # (the write-ahead log would grow for as long as the app runs).
+    current = con.execute("SELECT max(version) FROM schema_version").fetchall()[0][0] or 0
     for version in range(current + 1, SCHEMA_VERSION + 1):
         con.execute("BEGIN TRANSACTION")
         try:
