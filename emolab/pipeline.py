@@ -9,6 +9,7 @@ content is already indexed are skipped, so a killed ingest resumes where it stop
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -300,28 +301,35 @@ def ingest(
 
         bar = tqdm(total=len(todo), unit="file", desc="ingest")
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-    warm_up()
     pool = WorkerPool(workers, models_dir=models_dir, with_models=with_models,
                       time_limit=time_limit or DEFAULT_TIME_LIMIT)
-    with pool:
-        for done, (path, analysis, error) in enumerate(pool.analyse_all(todo), start=1):
-            if error is None:
-                try:
-                    meta = metadata.get(path, {})
-                    add_to_index(index, analysis, origin=origin, source_path=path,
-                                 title=meta.get("title"), artist=meta.get("artist"))
+    with ThreadPoolExecutor(1) as starter:
+        warming = starter.submit(warm_up)  # compiled while the workers start (see warm_up)
+        with pool:
+            warming.result()
+            for done, (path, analysis, error) in enumerate(pool.analyse_all(todo), start=1):
+                error = error or _store(index, analysis, path, origin, metadata.get(path, {}))
+                if error is None:
                     report.added.append(path)
-                except EmolabError as exc:
-                    error = str(exc)
-            if error is not None:
-                report.failed.append((path, error))
-            if bar is not None:
-                bar.update(1)
-            if progress is not None:
-                progress(done, len(todo), Path(path).name)
+                else:
+                    report.failed.append((path, error))
+                if bar is not None:
+                    bar.update(1)
+                if progress is not None:
+                    progress(done, len(todo), Path(path).name)
     if bar is not None:
         bar.close()
     return report
+
+
+def _store(index, analysis: Analysis, path: str, origin: str, meta: dict) -> str | None:
+    """Add one ingested file to the index; return why it failed, or None."""
+    try:
+        add_to_index(index, analysis, origin=origin, source_path=path,
+                     title=meta.get("title"), artist=meta.get("artist"))
+    except EmolabError as exc:
+        return str(exc)
+    return None
 
 
 def check_workers(workers) -> int | None:

@@ -196,15 +196,15 @@ def _label(name: str) -> str:
 
 def _serve(conn, models_dir, with_models: bool) -> None:
     """The child's loop: receive (source, name), send ("ok", Analysis) or ("error", exc)."""
-    import torch
-
     from emolab import audio, pipeline
 
-    torch.set_num_threads(1)
     models = None
-    if with_models:
+    if with_models:  # torch only when predicting: importing it costs seconds
+        import torch
+
         from emolab.predict import load_models
 
+        torch.set_num_threads(1)
         models = load_models(models_dir)
     conn.send("ready")
     while True:
