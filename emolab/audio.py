@@ -27,6 +27,8 @@ Source = Union[str, os.PathLike, BinaryIO, bytes]
 
 #: File endings EmoLab accepts for audio.
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac", ".ogg")
+#: Lowest sample rate accepted (Hz); files claiming less are damaged, not music.
+MIN_SAMPLE_RATE = 1000
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,11 @@ def decode(
     try:
         with sf.SoundFile(io.BytesIO(data)) as f:
             original_sr, channels, frames = f.samplerate, f.channels, f.frames
-            if original_sr <= 0:
-                raise CorruptAudioError("The file reports an impossible sample rate.")
+            if original_sr < MIN_SAMPLE_RATE:
+                raise CorruptAudioError(
+                    f"The file reports a sample rate of {original_sr} Hz; recordings use at "
+                    f"least {MIN_SAMPLE_RATE:,} Hz (telephone quality is 8,000 Hz). The file "
+                    "is probably damaged.")
             if frames > 0 and frames / original_sr > limits.max_duration:
                 raise AudioTooLongError(_too_long(frames / original_sr, limits.max_duration))
             max_frames = int((limits.max_duration + 1) * original_sr)
@@ -128,7 +133,8 @@ def decode(
         raise AudioTooLongError(_too_long(y.shape[0] / original_sr, limits.max_duration))
     mono = _to_mono(y)
     if sr is not None and sr != original_sr and mono.size:
-        mono = resample(mono, orig_sr=original_sr, target_sr=sr)
+        # resampling a clipped recording overshoots [-1, 1] a little: clip again
+        mono = np.clip(resample(mono, orig_sr=original_sr, target_sr=sr), -1.0, 1.0)
     out_sr = sr or original_sr
     return Audio(
         y=mono,

@@ -350,7 +350,7 @@ def import_annotations(index, path_or_buffer, *, annotator_default: str | None =
     Parameters
     ----------
     index : emolab.index.Index
-    path_or_buffer : str, Path or file object (text or binary)
+    path_or_buffer : str, Path, bytes or file object (text or binary)
     annotator_default : str, optional
         Annotator of rows whose ``annotator`` cell is empty (or when the column is absent).
     scale : {'unit', '1-9'}
@@ -399,12 +399,16 @@ def _read_limited(source, max_bytes: int, report: ImportReport) -> bytes | None:
     limit_text = f"{max_bytes / 1e6:.0f} MB"
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        if not path.is_file():
-            report.problems.append(RowProblem(0, f"There is no file '{path}'."))
+        try:
+            size = path.stat().st_size if path.is_file() else None
+        except (OSError, ValueError):  # a name too long for a path, a NUL byte...
+            size = None
+        if size is None:
+            report.problems.append(RowProblem(0, f"There is no file '{_shorten(str(path))}'."))
             return None
-        if path.stat().st_size > max_bytes:
+        if size > max_bytes:
             report.problems.append(RowProblem(
-                0, f"The file is {path.stat().st_size / 1e6:.0f} MB; the limit is {limit_text}. "
+                0, f"The file is {size / 1e6:.0f} MB; the limit is {limit_text}. "
                    "Split it into smaller files."))
             return None
         try:
@@ -412,7 +416,13 @@ def _read_limited(source, max_bytes: int, report: ImportReport) -> bytes | None:
         except OSError as exc:
             report.problems.append(RowProblem(0, f"Could not read '{path}': {exc.strerror or exc}."))
             return None
-    data = source.read(max_bytes + 1)
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source[: max_bytes + 1])
+    elif callable(getattr(source, "read", None)):
+        data = source.read(max_bytes + 1)
+    else:
+        raise ParameterError("Give the annotation CSV as a file path, an open file or bytes, "
+                             f"not {type(source).__name__}.")
     if isinstance(data, str):
         data = data.encode("utf-8")
     if len(data) > max_bytes:
@@ -420,6 +430,10 @@ def _read_limited(source, max_bytes: int, report: ImportReport) -> bytes | None:
             0, f"The file is larger than the limit of {limit_text}. Split it into smaller files."))
         return None
     return data
+
+
+def _shorten(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _decode(data: bytes, report: ImportReport) -> str | None:

@@ -50,6 +50,8 @@ DEFAULT_CANDIDATES = 300
 DEFAULT_STEP_PENALTY = 0.005
 #: Largest k accepted.
 MAX_K = 10_000
+#: Largest number of songs re-ranked with exact DTW.
+MAX_CANDIDATES = 1_000_000
 #: A z-normalised profile needs at least this standard deviation to have a shape.
 FLAT_STD = 1e-3
 SOURCES = ("human", "predicted")
@@ -173,7 +175,8 @@ def match_profile(index, valence_curve=None, arousal_curve=None, k=10, *, source
         emoMusic recall check it lifts recall@1 from about 0.87 to 0.90
         (``docs/results/search.md``). 0 gives plain DTW.
     n_candidates : int
-        Songs re-ranked with exact DTW after the coarse stage.
+        Songs re-ranked with exact DTW after the coarse stage (1 to :data:`MAX_CANDIDATES`;
+        at least ``k`` are used).
 
     Returns
     -------
@@ -190,7 +193,7 @@ def match_profile(index, valence_curve=None, arousal_curve=None, k=10, *, source
     band = _check_band(band)
     step_penalty = _check_penalty(step_penalty)
     filters = _check_filters(filters)
-    n_candidates = max(int(n_candidates), k)
+    n_candidates = max(_check_candidates(n_candidates), k)
     if mode == "whole":
         if segment_seconds is not None:
             raise ParameterError("A segment duration only applies to segment mode; "
@@ -242,6 +245,8 @@ def _match_segment(index, store, query, dims, w, k, metric, band, step_penalty, 
         if frames < 2:
             raise ParameterError(f"A {seconds:g} s segment is shorter than the curves' time step "
                                  f"({hop:g} s); draw a longer segment.")
+        if group.size == 0 or frames > store.lengths[group].max():
+            continue  # no curve of this time step can hold the segment: nothing to scan
         q = _segment_query(query, dims, frames, znorm)
         queries[frames] = (q, *_envelope(q, band * frames if metric == "dtw" else 0.0))
         group_best, group_start = _scan_windows(store.flat, store.offsets, group, dims,
@@ -791,7 +796,7 @@ def _check_profile(valence_curve, arousal_curve, weights, znorm):
         raise ParameterError("Draw a valence or an arousal profile (or both) to search with.")
     try:
         w_all = np.asarray(weights, dtype=np.float64).ravel()
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ParameterError("Weights must be two numbers, for valence and arousal.") from None
     if w_all.shape != (2,) or not np.all(np.isfinite(w_all)) or np.any(w_all < 0):
         raise ParameterError("Weights must be two non-negative numbers, for valence and arousal.")
@@ -805,7 +810,7 @@ def _check_profile(valence_curve, arousal_curve, weights, znorm):
 def _check_curve(curve, name, znorm) -> np.ndarray:
     try:
         x = np.asarray(curve, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ParameterError(f"The {name} profile must be a list of numbers.") from None
     if x.ndim != 1:
         raise ParameterError(f"The {name} profile must be a flat list of numbers, "
@@ -837,7 +842,7 @@ def _check_curve(curve, name, znorm) -> np.ndarray:
 def _check_value(x, name) -> float:
     try:
         value = float(x)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ParameterError(f"{name} must be a number between -1 and 1.") from None
     if not math.isfinite(value) or not -1.0 <= value <= 1.0:
         raise ParameterError(f"{name} must lie between -1 and 1 (got {x}).")
@@ -847,11 +852,22 @@ def _check_value(x, name) -> float:
 def _check_k(k) -> int:
     try:
         k_int = int(k)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ParameterError("The number of results k must be a whole number.") from None
     if k_int != k or not 1 <= k_int <= MAX_K:
         raise ParameterError(f"The number of results k must be a whole number from 1 to {MAX_K:,}.")
     return k_int
+
+
+def _check_candidates(n) -> int:
+    try:
+        value = int(n)
+    except (TypeError, ValueError, OverflowError):
+        raise ParameterError("The number of candidates must be a whole number.") from None
+    if value != n or not 1 <= value <= MAX_CANDIDATES:
+        raise ParameterError("The number of candidates must be a whole number from 1 to "
+                             f"{MAX_CANDIDATES:,}.")
+    return value
 
 
 def _check_choice(value, allowed, name) -> None:
@@ -862,7 +878,7 @@ def _check_choice(value, allowed, name) -> None:
 def _check_band(band) -> float:
     try:
         value = float(band)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ParameterError("The DTW band must be a number between 0 and 1.") from None
     if not 0.0 <= value <= 1.0:
         raise ParameterError(f"The DTW band must lie between 0 and 1 (got {band}).")
@@ -872,7 +888,7 @@ def _check_band(band) -> float:
 def _check_penalty(penalty) -> float:
     try:
         value = float(penalty)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ParameterError("The DTW step penalty must be a number (0 for plain DTW).") from None
     if not math.isfinite(value) or value < 0:
         raise ParameterError(f"The DTW step penalty must be 0 or more (got {penalty}).")
@@ -884,12 +900,19 @@ def _check_seconds(seconds) -> float:
         raise ParameterError("Segment mode needs the duration of the drawn profile in seconds.")
     try:
         value = float(seconds)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ParameterError("The segment duration must be a number of seconds.") from None
     if not math.isfinite(value) or value <= 0:
         raise ParameterError("The segment duration must be a positive number of seconds "
                              f"(got {seconds}).")
     return value
+
+
+def _finite(x) -> bool:
+    try:
+        return math.isfinite(x)
+    except OverflowError:  # an int beyond the float range
+        return False
 
 
 def _check_filters(filters) -> SearchFilters:
@@ -898,6 +921,11 @@ def _check_filters(filters) -> SearchFilters:
     if not isinstance(filters, SearchFilters):
         raise ParameterError("filters must be a SearchFilters.")
     for bound in (filters.min_duration, filters.max_duration):
-        if bound is not None and not (isinstance(bound, (int, float)) and math.isfinite(bound)):
+        if bound is not None and not (isinstance(bound, (int, float)) and _finite(bound)):
             raise ParameterError("Duration bounds must be numbers of seconds.")
+    for name in ("text", "annotator"):
+        if getattr(filters, name) is not None and not isinstance(getattr(filters, name), str):
+            raise ParameterError(f"The {name} filter must be text.")
+    if filters.has_audio is not None and not isinstance(filters.has_audio, (bool, np.bool_)):
+        raise ParameterError("The audio filter must be yes (True), no (False) or unset (None).")
     return filters

@@ -262,19 +262,37 @@ def picked_interval(event, name: str) -> dict:
 def stroke_points(json_data: dict | None) -> np.ndarray:
     """The (x, y) canvas points of every free-hand stroke in a drawable-canvas drawing.
 
+    Anything else in the drawing (other shapes, malformed entries, points that are not
+    finite numbers) is skipped.
+
     Returns
     -------
     np.ndarray, shape (n, 2)
         Points in canvas pixels, in drawing order.
     """
     points = []
-    for obj in (json_data or {}).get("objects", []):
-        if str(obj.get("type", "")).lower() != "path":
+    objects = json_data.get("objects") if isinstance(json_data, dict) else None
+    for obj in objects if isinstance(objects, list) else []:
+        if not isinstance(obj, dict) or str(obj.get("type", "")).lower() != "path":
             continue
-        for command in obj.get("path", []):
-            numbers = [c for c in command[1:] if isinstance(c, (int, float))]
-            points.extend(zip(numbers[0::2], numbers[1::2]))
+        commands = obj.get("path")
+        for command in commands if isinstance(commands, list) else []:
+            if not isinstance(command, (list, tuple)):
+                continue
+            numbers = [_coordinate(c) for c in command[1:]
+                       if isinstance(c, (int, float)) and not isinstance(c, bool)]
+            points.extend((x, y) for x, y in zip(numbers[0::2], numbers[1::2])
+                          if x is not None and y is not None)
     return np.asarray(points, dtype=float).reshape(-1, 2)
+
+
+def _coordinate(value) -> float | None:
+    """A finite canvas coordinate, or None."""
+    try:
+        value = float(value)
+    except OverflowError:
+        return None
+    return value if np.isfinite(value) else None
 
 
 def stroke_to_curve(json_data: dict | None, *, width: int, height: int,
@@ -288,7 +306,7 @@ def stroke_to_curve(json_data: dict | None, *, width: int, height: int,
     if len(pts) < 2:
         return None
     x = np.clip(pts[:, 0] / width, 0.0, 1.0)
-    y = np.clip(1.0 - 2.0 * pts[:, 1] / height, -1.0, 1.0)
+    y = np.clip(1.0 - 2.0 * (pts[:, 1] / height), -1.0, 1.0)
     if np.ptp(x) < 0.05:
         return None
     bins = np.linspace(x.min(), x.max(), n)

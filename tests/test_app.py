@@ -196,3 +196,20 @@ def test_stroke_to_curve_ignores_dots_and_empty_drawings():
     assert ui.stroke_to_curve(None, width=400, height=200) is None
     dot = {"objects": [{"type": "path", "path": [["M", 10, 10], ["L", 11, 12]]}]}
     assert ui.stroke_to_curve(dot, width=400, height=200) is None
+
+
+@pytest.mark.parametrize("drawing", [
+    {"objects": None}, {"objects": "path"}, {"objects": [1, "x"]}, [1, 2],
+    {"objects": [{"type": "path", "path": None}]},
+    {"objects": [{"type": "path", "path": [1, 2, 3]}]},
+])
+def test_stroke_to_curve_ignores_malformed_drawings(drawing):
+    assert ui.stroke_to_curve(drawing, width=400, height=200) is None
+
+
+def test_stroke_to_curve_skips_points_that_are_not_finite():
+    drawing = {"objects": [{"type": "path", "path": [
+        ["M", 0, 200], ["L", float("nan"), 5], ["L", 200, float("inf")], ["L", 400, 0],
+        ["L", 10**400, 3]]}]}
+    curve = ui.stroke_to_curve(drawing, width=400, height=200, n=5)
+    assert np.isfinite(curve).all() and curve[0] == -1.0 and curve[-1] == 1.0

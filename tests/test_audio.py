@@ -103,3 +103,27 @@ def test_content_hash_identifies_bytes():
     a = encode(tone(440), 22050)
     assert audio.content_hash(a) == audio.content_hash(bytes(a))
     assert audio.content_hash(a) != audio.content_hash(encode(tone(441), 22050))
+
+
+def test_files_claiming_a_tiny_sample_rate_are_refused():
+    data = bytearray(encode(tone(seconds=0.5), 22050))
+    data[24:28] = (1).to_bytes(4, "little")  # the WAV header's sample rate: 1 Hz
+    with pytest.raises(CorruptAudioError, match="1 Hz"):
+        audio.load(bytes(data))
+
+
+def test_resampled_clipped_audio_stays_within_unit_range():
+    square = np.sign(tone(110, seconds=1, sr=16000)).astype(np.float32)
+    clip = audio.load(encode(square, 16000, "WAV", subtype="FLOAT"), sr=22050)
+    assert np.abs(clip.y).max() <= 1.0
+
+
+def test_fuzzed_audio_never_crashes(tmp_path):
+    """Damaged, odd and hostile files: a valid analysis with finite features, or an EmoLab
+    error with a message (benchmarks/fuzz.py runs the same generators 1,000 times)."""
+    from tests import fuzzing
+
+    door = fuzzing.AudioDoor(tmp_path, isolated=False)
+    report = fuzzing.run_door(door, 40, seed=2, time_limit=60)
+    fuzzing.assert_clean(report)
+    assert report.refused and report.valid

@@ -400,3 +400,29 @@ def test_real_emomusic_then_deam(index):
 def read_ids(deam_root):
     from emolab.datasets import read_deam
     return read_deam(deam_root).songs.dataset_id
+
+
+def test_wrong_kinds_of_source(annotated, tmp_path):
+    from emolab.exceptions import ParameterError
+
+    with pytest.raises(ParameterError, match="file path, an open file or bytes"):
+        import_annotations(annotated, None)
+    text = "song_id,annotator,kind,valence,arousal\n" * 300  # the text itself, not a path
+    report = import_annotations(annotated, text)
+    assert not report.ok and "There is no file" in str(report)
+    buf = io.StringIO()
+    export_annotations(annotated, buf)
+    assert import_annotations(annotated, buf.getvalue().encode()).ok  # bytes are a file
+
+
+def test_fuzzed_annotation_csv_is_all_or_nothing(tmp_path):
+    """Files with bad rows, headers, encodings, sizes: refused with the reasons, and the
+    index unchanged (benchmarks/fuzz.py runs the same generators 1,000 times)."""
+    from tests import fuzzing
+
+    index = fuzzing.fuzz_index(tmp_path / "fuzz.duckdb")
+    report = fuzzing.run_door(fuzzing.CsvDoor(index, tmp_path / "csv"), 150, seed=3,
+                              index=index, time_limit=60)
+    index.close()
+    fuzzing.assert_clean(report)
+    assert report.refused >= 140

@@ -182,3 +182,39 @@ def test_example_queries_pass_the_guard(index, name):
     annotations.insert(index.con, static(sid))
     emotion.put_static_prediction(index.con, sid, "m", 0.1, 0.2)
     assert len(query_guard.run(index.con, query_guard.EXAMPLE_QUERIES[name])) >= 1
+
+
+@pytest.mark.parametrize("sql", [
+    # a CTE's name is a table only inside its own WITH: elsewhere DuckDB reads the file
+    "SELECT * FROM (WITH \"{secret}\" AS (SELECT 1) SELECT 1) t, \"{secret}\"",
+    "WITH \"{secret}\" AS (SELECT * FROM \"{secret}\") SELECT * FROM \"{secret}\"",
+    "WITH a AS (SELECT * FROM \"{secret}\"), \"{secret}\" AS (SELECT 1) SELECT * FROM a",
+    "SELECT * FROM " + "(SELECT * FROM " * 400 + "songs" + ")" * 400,
+    "SELECT " + "abs(" * 400 + "1" + ")" * 400,
+    "UPDATE EXTENSIONS",
+])
+def test_console_refuses_cte_tricks_deep_nesting_and_unknown_statements(index, tmp_path, sql):
+    secret = tmp_path / "secret.csv"
+    secret.write_text("SECRET,b\n")
+    with pytest.raises(QueryRefusedError):
+        query_guard.run(index.con, sql.format(secret=secret))
+    assert query_guard.run(index.con, "SELECT 42 AS x").x.tolist() == [42]
+
+
+def test_console_still_runs_ctes_where_they_are_visible(index):
+    sql = ("WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 3), "
+           "s AS (SELECT * FROM r) SELECT count(*) AS n FROM s WHERE i IN (SELECT i FROM r)")
+    assert query_guard.run(index.con, sql).n.tolist() == [3]
+
+
+def test_fuzzed_sql_console_reads_only(tmp_path):
+    """Writes, file access, extensions, tricks and mutated SELECTs: a table or a refusal,
+    the index unchanged, no file written (benchmarks/fuzz.py: 1,000 queries)."""
+    from tests import fuzzing
+
+    index = fuzzing.fuzz_index(tmp_path / "fuzz.duckdb")
+    door = fuzzing.SqlDoor(index, tmp_path / "sql", slow=1, timeout=1.0)
+    report = fuzzing.run_door(door, 200, seed=4, index=index, time_limit=60)
+    index.close()
+    fuzzing.assert_clean(report)
+    assert report.refused and report.valid

@@ -386,3 +386,40 @@ def test_cli_reports_bad_sketch_as_one_line(shapes, capsys):
     index.close()
     assert main(["search-profile", "--valence", "0.2", "--db", path]) == 1
     assert "single point" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("call", [
+    lambda index: nearest_point(index, 10**400, 0.0),
+    lambda index: nearest_point(index, 0.0, 0.0, k=math.inf),
+    lambda index: match_profile(index, [10**400, 0.0], None),
+    lambda index: match_profile(index, [0.1, 0.2], None, n_candidates="many"),
+    lambda index: match_profile(index, [0.1, 0.2], None, n_candidates=10**9),
+    lambda index: match_profile(index, [0.1, 0.2], None, band=10**400),
+    lambda index: nearest_point(index, 0.1, 0.1, filters=SearchFilters(text=12)),
+    lambda index: nearest_point(index, 0.1, 0.1, filters=SearchFilters(annotator=["x"])),
+    lambda index: nearest_point(index, 0.1, 0.1, filters=SearchFilters(min_duration=10**400)),
+])
+def test_odd_values_and_types_are_parameter_errors(shapes, call):
+    index, _ = shapes
+    with pytest.raises(ParameterError):
+        call(index)
+
+
+def test_segment_longer_than_every_song_finds_nothing_quickly(shapes):
+    index, _ = shapes
+    result = match_profile(index, np.linspace(-1, 1, 500), None, mode="segment",
+                           segment_seconds=1e300)
+    assert result.empty
+
+
+def test_fuzzed_profiles_points_and_sketches_are_answered_or_refused(tmp_path):
+    """Wrong values and types for point, profile and sketch searches: a table or an
+    EmoLab error, the index unchanged (benchmarks/fuzz.py: 1,000 calls)."""
+    from tests import fuzzing
+
+    index = fuzzing.fuzz_index(tmp_path / "fuzz.duckdb")
+    report = fuzzing.run_door(fuzzing.SearchDoor(index), 200, seed=5, index=index,
+                              time_limit=60)
+    index.close()
+    fuzzing.assert_clean(report)
+    assert report.refused and report.valid

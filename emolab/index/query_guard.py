@@ -5,8 +5,9 @@ Three layers, each enough on its own for most attacks:
 1. DuckDB parses the text: exactly one statement, of type SELECT (no COPY, ATTACH,
    INSTALL, LOAD, PRAGMA, SET, writes or multiple statements).
 2. The parse tree (``json_serialize_sql``) is walked: every table must be one of the
-   index's tables or a CTE of the query (a quoted path such as ``FROM '/etc/passwd'`` is a
-   "table" DuckDB would read from disk), table functions are limited to ``range``,
+   index's tables or a CTE visible where it is named (a quoted path such as
+   ``FROM '/etc/passwd'`` is a "table" DuckDB would read from disk, and so is a CTE's
+   name outside the CTE's scope), table functions are limited to ``range``,
    ``generate_series`` and ``unnest``, and functions with side effects or file access
    (``nextval``, ``read_*``, ``glob``, ``getenv``, ``query`` ...) are refused.
 3. The query runs inside a transaction that is always rolled back, is interrupted after
@@ -74,17 +75,26 @@ def check(con, sql: str) -> None:
         raise QueryRefusedError(f"The query could not be read: {_first_line(exc)}") from None
     if len(statements) != 1:
         raise QueryRefusedError("Run one statement at a time.")
-    kind = statements[0].type
+    try:
+        kind = statements[0].type
+    except ValueError:  # a statement type the Python binding has no name for
+        kind = None
     if kind != duckdb.StatementType.SELECT:
         raise QueryRefusedError(
-            f"Only SELECT queries are allowed here; this is a {kind.name} statement. "
+            f"Only SELECT queries are allowed here; this is "
+            f"{'a ' + kind.name if kind is not None else 'another kind of'} statement. "
             "The console is read-only: it cannot change the index or touch files."
         )
-    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
-    if tree.get("error"):
-        raise QueryRefusedError(f"The query could not be read: {tree.get('error_message')}")
-    allowed = index_tables(con) | _cte_names(tree)
-    _walk(tree, allowed)
+    try:
+        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+        if tree.get("error"):
+            raise QueryRefusedError(f"The query could not be read: {tree.get('error_message')}")
+        _walk(tree, index_tables(con))
+    except RecursionError:
+        raise QueryRefusedError(
+            "The query is nested too deeply to be checked; write it with fewer nested "
+            "brackets, subqueries or terms."
+        ) from None
 
 
 def run(con, sql: str, *, max_rows: int = 10_000, timeout: float = 10.0) -> pd.DataFrame:
@@ -106,17 +116,34 @@ def run(con, sql: str, *, max_rows: int = 10_000, timeout: float = 10.0) -> pd.D
         raise QueryRefusedError(f"The query failed: {_first_line(exc)}") from None
     finally:
         timer.cancel()
+        timer.join()  # an interrupt fired late must not land on the ROLLBACK
         con.execute("ROLLBACK")
     df = pd.DataFrame(rows[:max_rows], columns=_unique(columns))
     df.attrs["truncated"] = len(rows) > max_rows
     return df
 
 
-def _walk(node, allowed: set[str]) -> None:
+def _walk(node, tables: set[str], ctes: frozenset = frozenset()) -> None:
+    """Check every table and function of the parse tree below ``node``.
+
+    A CTE name counts as a table only where SQL makes it visible: in the query that
+    defines it (and its subqueries), in the CTEs defined after it in the same WITH, and
+    inside itself when it is recursive. Elsewhere DuckDB would look the name up as a file
+    (``WITH "x.csv" AS (...)`` does not make ``FROM "x.csv"`` in another subquery safe).
+    """
     if isinstance(node, dict):
+        entries = (node.get("cte_map") or {}).get("map") or []
+        if entries:
+            visible = set(ctes)
+            for entry in entries:
+                _walk(entry.get("value"), tables, frozenset(visible))
+                visible.add(str(entry.get("key", "")).lower())
+            ctes = frozenset(visible)
         node_type = node.get("type")
-        if node_type == "BASE_TABLE":
-            _check_table(node, allowed)
+        if node_type == "RECURSIVE_CTE_NODE":
+            ctes = ctes | {str(node.get("cte_name", "")).lower()}
+        elif node_type == "BASE_TABLE":
+            _check_table(node, tables | ctes)
         elif node_type == "TABLE_FUNCTION":
             name = (node.get("function") or {}).get("function_name", "").lower()
             if name not in ALLOWED_TABLE_FUNCTIONS:
@@ -126,11 +153,12 @@ def _walk(node, allowed: set[str]) -> None:
                 )
         if node.get("class") == "FUNCTION":
             _check_function(node.get("function_name", ""))
-        for value in node.values():
-            _walk(value, allowed)
+        for key, value in node.items():
+            if key != "cte_map":
+                _walk(value, tables, ctes)
     elif isinstance(node, list):
         for item in node:
-            _walk(item, allowed)
+            _walk(item, tables, ctes)
 
 
 def _check_table(node: dict, allowed: set[str]) -> None:
@@ -147,19 +175,6 @@ def _check_function(name: str) -> None:
     lowered = name.lower()
     if lowered in DENIED_FUNCTIONS or lowered.startswith(DENIED_PREFIXES):
         raise QueryRefusedError(f"The function {name}() is not allowed in the read-only console.")
-
-
-def _cte_names(node) -> set[str]:
-    names: set[str] = set()
-    if isinstance(node, dict):
-        for entry in (node.get("cte_map") or {}).get("map", []):
-            names.add(str(entry.get("key", "")).lower())
-        for value in node.values():
-            names |= _cte_names(value)
-    elif isinstance(node, list):
-        for item in node:
-            names |= _cte_names(item)
-    return names
 
 
 def _unique(columns: list[str]) -> list[str]:
