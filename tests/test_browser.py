@@ -223,3 +223,53 @@ def test_annotation_edit_saved_and_exported(page):
     rows = list(csv.DictReader(io.StringIO(text)))
     assert any("browser-tester" in row.values() for row in rows), text[:500]
     assert sum("ref" in row.values() for row in rows) >= 4
+
+
+def _label(tab, annotator: str, valence: str, button: str) -> None:
+    name = tab.get_by_role("textbox", name="Annotator", exact=True)
+    if name.input_value() != annotator:
+        name.fill(annotator)
+        name.press("Enter")
+        wait_idle(tab)
+    box = tab.get_by_role("spinbutton", name="Valence", exact=True)
+    box.fill(valence)
+    box.press("Enter")
+    wait_idle(tab)
+    tab.get_by_role("button", name=button).click()
+    wait_idle(tab)
+
+
+def test_two_sessions_editing_one_label_first_save_wins_and_the_other_is_told(page, browser, server):
+    other = browser.new_context(viewport={"width": 1400, "height": 1000})
+    second = other.new_page()
+    second.set_default_timeout(60_000)
+    second.goto(server["url"])
+    second.get_by_role("heading", name="Library").first.wait_for()
+    try:
+        for tab in (page, second):
+            goto_page(tab, "Annotate & export")
+        _label(page, "duo", "0.20", "Save label")
+        name = second.get_by_role("textbox", name="Annotator", exact=True)
+        name.fill("duo")  # the second session opens the label the first one just saved
+        name.press("Enter")
+        wait_idle(second)
+        expect(second.get_by_text("based on revision 1")).to_be_visible()
+        _label(page, "duo", "0.40", "Save changes")  # first save: revision 2
+        _label(second, "duo", "-0.60", "Save changes")  # based on revision 1: refused
+        error = second.locator('[data-testid="stAlertContentError"]')
+        expect(error).to_contain_text("changed by someone else")
+        assert_no_exception(second, "Annotate after a conflict")
+        shot(second, "annotate-conflict")
+        second.get_by_role("button", name="Reload the stored label").click()
+        wait_idle(second)
+        expect(second.get_by_role("spinbutton", name="Valence", exact=True)).to_have_value("0.40")
+    finally:
+        other.close()
+    goto_page(page, "Query")
+    run_query(page, "SELECT action, CAST(new->>'valence' AS DOUBLE) AS valence "
+                    "FROM annotation_history h JOIN annotations a USING (annotation_id) "
+                    "WHERE a.annotator = 'duo' ORDER BY history_id")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert [(r["action"], float(r["valence"])) for r in rows] == [("insert", 0.2), ("update", 0.4)]
