@@ -6,7 +6,7 @@ Usage::
                                         [--doors audio,csv,sql,search] [--json]
                                         [--workdir DIR] [--keep]
 
-Doors (the generators and the judge live in ``tests/fuzzing.py``, shared with the tests):
+Doors (the generators and the judge live in ``tests/fuzzing/``, shared with the tests):
 
 * ``audio``: ``emolab.audio.load`` and ``emolab.pipeline.analyse`` on damaged, truncated,
   bit-flipped, mislabelled, odd-rate, multichannel, NaN/Inf, silent, clipped, tiny and
