@@ -30,6 +30,9 @@ DEFAULT_TIME_LIMIT = 600.0
 STARTUP_LIMIT = 300.0
 
 
+_MAIN_LOCK = threading.Lock()
+
+
 @contextmanager
 def neutral_main():
     """Let spawned children start without re-running the caller's ``__main__``.
@@ -37,14 +40,16 @@ def neutral_main():
     spawn re-imports the parent's main script in every child. Inside Streamlit (or its
     AppTest) that script is a page, which would open the index and draw widgets in the
     child. Children need none of it, so for the moment they start we show them an empty
-    ``__main__``.
+    ``__main__``. One thread at a time: two overlapping swaps would restore each other's
+    placeholder.
     """
-    real = sys.modules["__main__"]
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        sys.modules["__main__"] = real
+    with _MAIN_LOCK:
+        real = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            sys.modules["__main__"] = real
 
 
 def _noop() -> None:
@@ -157,10 +162,25 @@ class AnalysisWorker:
     def __exit__(self, *exc):
         self.close()
 
-    def _ensure_started(self) -> None:
+    def _ensure_started(self, *, attempts: int = 2) -> None:
         if self._process is not None and self._process.is_alive():
             return
         self._stop()
+        for _ in range(attempts):
+            process, parent = self._spawn()
+            try:
+                if parent.poll(STARTUP_LIMIT) and parent.recv() == "ready":
+                    self._process, self._conn = process, parent
+                    return
+            except EOFError:  # the child died while starting; a second start may succeed
+                pass
+            process.kill()
+            process.join()
+            parent.close()
+        raise FeatureError("The analysis process could not start (loading the models "
+                           "failed); see the terminal for details.")
+
+    def _spawn(self):
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
         process = context.Process(target=_serve, args=(child, self.models_dir, self.with_models),
@@ -168,15 +188,7 @@ class AnalysisWorker:
         with neutral_main():
             process.start()
         child.close()
-        if not parent.poll(STARTUP_LIMIT):
-            process.kill()
-            raise FeatureError("The analysis process did not start; see the terminal for details.")
-        try:
-            parent.recv()
-        except EOFError:
-            raise FeatureError("The analysis process could not start (loading the models "
-                               "failed); see the terminal for details.") from None
-        self._process, self._conn = process, parent
+        return process, parent
 
     def _stop(self, grace: float = 0.0) -> None:
         process, conn = self._process, self._conn
