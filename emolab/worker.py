@@ -28,6 +28,8 @@ from emolab.exceptions import AnalysisTimeoutError, CorruptAudioError, EmolabErr
 DEFAULT_TIME_LIMIT = 600.0
 #: Longest time a child may take to start and load the models (seconds).
 STARTUP_LIMIT = 300.0
+#: Children run at a lower CPU priority than the process that started them.
+NICENESS = 5
 
 
 _MAIN_LOCK = threading.Lock()
@@ -209,6 +211,8 @@ def _label(name: str) -> str:
 def _serve(conn, models_dir, with_models: bool) -> None:
     """The child's loop: receive (source, name), send ("ok", Analysis) or ("error", exc)."""
     from emolab import audio, pipeline
+
+    os.nice(NICENESS)  # the app's server and the browser stay responsive while it works
 
     models = None
     if with_models:  # torch only when predicting: importing it costs seconds
