@@ -22,6 +22,7 @@ import duckdb
 import pandas as pd
 
 from emolab.exceptions import QueryRefusedError
+from emolab.index import integrity
 
 ALLOWED_TABLE_FUNCTIONS = {"range", "generate_series", "unnest"}
 DENIED_FUNCTIONS = {"nextval", "setval", "getenv", "query", "query_table", "glob", "sniff_csv",
@@ -55,12 +56,12 @@ EXAMPLE_QUERIES = {
 
 
 def index_tables(con) -> set[str]:
-    rows = con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-        "UNION SELECT view_name FROM duckdb_views() WHERE database_name = current_database() "
+    """Names the console may read: the index's tables and its own views, lower-case."""
+    views = con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE database_name = current_database() "
         "AND NOT internal"
     ).fetchall()
-    return {r[0].lower() for r in rows}
+    return {name.lower() for name in integrity.tables(con)} | {r[0].lower() for r in views}
 
 
 def check(con, sql: str) -> None:
