@@ -71,6 +71,7 @@ class Analyser:
 
         self.known = known
         self.worker = AnalysisWorker(**options).start()  # the models load once, here
+        _warm_up(self.worker)
 
     def ready(self) -> int:
         return os.getpid()
@@ -90,6 +91,44 @@ class Analyser:
 
     def close(self) -> None:
         self.worker.close()
+
+
+def _warm_up(worker) -> None:
+    """Analyse a short tone in ``worker``'s child before any real file, one child per machine
+    at a time (a file lock).
+
+    librosa compiles its numba kernels on first use into an on-disk cache that several
+    processes compiling at once can corrupt (see :func:`emolab.pipeline.warm_up`); the
+    children that come later only read it. The tone gets the startup time limit, not the
+    per-file one.
+    """
+    import fcntl
+    import tempfile
+
+    from emolab.worker import STARTUP_LIMIT
+
+    limit, worker.time_limit = worker.time_limit, max(worker.time_limit, STARTUP_LIMIT)
+    try:
+        with open(Path(tempfile.gettempdir()) / "emolab-warm-up.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            worker.analyse(_tone_wav(), name="warm-up tone")
+    finally:
+        worker.time_limit = limit
+
+
+def _tone_wav(seconds: float = 2.0, sr: int = 22050) -> bytes:
+    """A 440 Hz tone as the bytes of a 16-bit mono WAV file."""
+    import io
+    import wave
+
+    t = np.arange(int(seconds * sr)) / sr
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(sr)
+        out.writeframes((3000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes())
+    return buffer.getvalue()
 
 
 # ---------------------------------------------------------------- the driver
