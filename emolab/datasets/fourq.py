@@ -117,7 +117,7 @@ def read_fourq_clips(root) -> pd.DataFrame:
     ids = sorted(labels.index)
     lookup = (lambda col: [meta[col].get(i) for i in ids]) if meta is not None else (lambda col: [None] * len(ids))
     quadrants = [labels[i] for i in ids]
-    artists = [a if a else i for a, i in zip(lookup("artist"), ids)]
+    artists = [a if isinstance(a, str) and a else i for a, i in zip(lookup("artist"), ids)]
     out = pd.DataFrame({
         "dataset_id": ids,
         "quadrant": quadrants,
