@@ -61,11 +61,29 @@ def test_dynamic_newest_is_the_one_stored_last_everywhere(index):
     assert set(emotion.get_song_curves(index.con, sid).model_version) == {OLD, NEW}
     found = search.match_profile(index, None, falling, k=1, source="predicted")
     assert found.song_id.iloc[0] == sid and found.distance.iloc[0] < 1e-3
-    # storing the older model's curve again makes it the newest: the rule is "stored last"
+    # storing the older model's same curve again changes nothing; a new curve from it is the newest
     later()
     emotion.put_curve(index.con, sid, source="predicted", model_version=OLD, t0=0.0, hop=0.5,
                       valence=np.zeros(30), arousal=rising)
+    assert emotion.latest_model_version(index.con, "dynamic", song_id=sid) == NEW
+    emotion.put_curve(index.con, sid, source="predicted", model_version=OLD, t0=0.0, hop=0.5,
+                      valence=np.zeros(30), arousal=-rising)
     assert emotion.latest_model_version(index.con, "dynamic", song_id=sid) == OLD
+
+
+def test_storing_the_same_static_prediction_again_keeps_its_time(index):
+    sid = song(index)
+    emotion.put_static_prediction(index.con, sid, OLD, 0.5, 0.5)
+    later()
+    emotion.put_static_prediction(index.con, sid, NEW, 0.1, 0.1)
+    before = search_sql.static_fingerprint(index.con, "predicted")
+    later()
+    emotion.put_static_prediction(index.con, sid, OLD, 0.5, 0.5)
+    assert emotion.latest_model_version(index.con, "static") == NEW
+    assert search_sql.static_fingerprint(index.con, "predicted") == before
+    emotion.put_static_prediction(index.con, sid, OLD, 0.5, 0.4)  # a changed value: stored anew
+    assert emotion.latest_model_version(index.con, "static") == OLD
+    assert search_sql.static_fingerprint(index.con, "predicted") != before
 
 
 def test_one_transaction_ties_are_broken_by_version_name(index):

@@ -15,7 +15,7 @@ def newest_first(source: str = "predicted") -> str:
     """The SQL ``ORDER BY`` terms that put the row to show first; the one rule of EmoLab.
 
     Predictions: the newest model is the one whose prediction was stored last
-    (``created_at``), never the largest version name (``vae-lstm-ts-20261201`` stored
+    (``created_at``; storing the same values again keeps the old time), never the largest version name (``vae-lstm-ts-20261201`` stored
     after ``vae-lstm-ts-anchored0.25`` wins). Predictions stored in one transaction
     share their time; the larger version name then decides, so the choice is stable.
     Human curves (``model_version`` is the dataset's name) keep a fixed dataset order.
@@ -52,11 +52,32 @@ def latest_model_version(con, kind: str, *, song_id: int | None = None) -> str |
     return rows[0][0] if rows else None
 
 
+def upsert_sql(table: str, key: tuple[str, ...], values: tuple[str, ...], source: str) -> str:
+    """``INSERT`` of ``key + values`` (from ``source``: ``VALUES (...)`` or a ``SELECT``) that
+    replaces a row of the same key, and stamps ``created_at`` only when the values change:
+    storing the same prediction again does not make its model newer (:func:`newest_first`)."""
+    same = (f"({', '.join(f'{table}.{c}' for c in values)}) IS NOT DISTINCT FROM "
+            f"({', '.join(f'excluded.{c}' for c in values)})")
+    return (f"INSERT INTO {table} ({', '.join(key + values)}, created_at) {source} "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in values)
+            + f", created_at = CASE WHEN {same} THEN {table}.created_at ELSE excluded.created_at END")
+
+
+_STATIC_UPSERT = upsert_sql("static_predictions", ("song_id", "model_version"),
+                            ("valence", "arousal", "valence_std", "arousal_std"),
+                            "VALUES (?, ?, ?, ?, ?, ?, current_timestamp)")
+CURVE_KEY = ("song_id", "source", "model_version")
+CURVE_VALUES = ("t0", "hop", "valence", "arousal")
+_CURVE_UPSERT = upsert_sql("curves", CURVE_KEY, CURVE_VALUES,
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, current_timestamp)")
+
+
 def put_static_prediction(con, song_id, model_version, valence, arousal,
                           valence_std=None, arousal_std=None) -> None:
     """Store a static prediction on [-1, 1], replacing one of the same model version."""
     con.execute(
-        "INSERT OR REPLACE INTO static_predictions VALUES (?, ?, ?, ?, ?, ?, current_timestamp)",
+        _STATIC_UPSERT,
         [song_id, model_version, float(valence), float(arousal),
          None if valence_std is None else float(valence_std),
          None if arousal_std is None else float(arousal_std)],
@@ -71,11 +92,8 @@ def put_curve(con, song_id, *, source, model_version, t0, hop, valence, arousal)
     a = np.asarray(arousal, dtype=np.float32).ravel()
     if v.shape != a.shape:
         raise ValueError("valence and arousal curves must have the same length")
-    con.execute(
-        "INSERT OR REPLACE INTO curves (song_id, source, model_version, t0, hop, valence, arousal, "
-        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, current_timestamp)",
-        [song_id, source, model_version, float(t0), float(hop), v.tolist(), a.tolist()],
-    )
+    con.execute(_CURVE_UPSERT,
+                [song_id, source, model_version, float(t0), float(hop), v.tolist(), a.tolist()])
 
 
 def get_curves(con, *, source: str = "human", song_ids=None) -> pd.DataFrame:
