@@ -30,17 +30,18 @@ def load_models(models_dir: str | Path | None = None) -> Models:
     """Load the static and dynamic models from ``models_dir`` (default ``data/models``)."""
     models_dir = Path(models_dir or MODELS_DIR)
     models = Models()
-    try:
-        from emolab.models.static import StaticEmotionModel
+    # Only "no usable model file" (ModelError, FileNotFoundError) means "not trained yet";
+    # anything else (a broken import, a bug) must fail loudly, not look like a missing model.
+    from emolab.models.sequence import DynamicEmotionModel
+    from emolab.models.static import StaticEmotionModel
 
+    try:
         models.static = StaticEmotionModel.load(models_dir / "static")
-    except (ModelError, ImportError, AttributeError, FileNotFoundError) as exc:
+    except (ModelError, FileNotFoundError) as exc:
         models.static_error = str(exc) or "The static model is not trained yet."
     try:
-        from emolab.models.sequence import DynamicEmotionModel
-
         models.dynamic = DynamicEmotionModel.load(models_dir / "dynamic")
-    except (ModelError, ImportError, AttributeError, FileNotFoundError) as exc:
+    except (ModelError, FileNotFoundError) as exc:
         models.dynamic_error = str(exc) or "The dynamic model is not trained yet."
     # --- valence second stage (4Q, emolab.models.valence): rides on the static model it was fitted on ---
     if models.static is not None:
