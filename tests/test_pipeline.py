@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emolab import pipeline
+from emolab import ingest, pipeline
 from emolab.index import songs, vectors
 from tests import crash_harness
 from tests.conftest import chord, encode, tone
@@ -53,13 +53,13 @@ def test_add_to_index_is_idempotent_by_content(index):
 
 def test_ingest_folder_reports_failures_and_resumes(tmp_path, index):
     folder = make_folder(tmp_path / "music")
-    report = pipeline.ingest([folder], index=index, workers=2, with_models=False,
+    report = ingest.ingest([folder], index=index, workers=2, with_models=False,
                              progress=lambda *a: None)
     assert len(report.added) == 17 and len(report.failed) == 3
     failed = dict(report.failed)
     assert all(Path(p).name.startswith("broken") for p in failed)
     assert all(reason and "Traceback" not in reason for reason in failed.values())
-    again = pipeline.ingest([folder], index=index, workers=2, with_models=False,
+    again = ingest.ingest([folder], index=index, workers=2, with_models=False,
                             progress=lambda *a: None)
     assert again.added == [] and len(again.skipped) == 17
     assert songs.stats(index.con)["songs"] == 17
@@ -92,6 +92,6 @@ def test_workers_never_rerun_the_callers_main_script(tmp_path, index, monkeypatc
     fake_main.__file__ = str(page)
     monkeypatch.setitem(sys.modules, "__main__", fake_main)
     folder = make_folder(tmp_path / "music", n_good=2, n_bad=0, seconds=1.0)
-    report = pipeline.ingest([folder], index=index, workers=2, with_models=False,
+    report = ingest.ingest([folder], index=index, workers=2, with_models=False,
                              progress=lambda *a: None)
     assert len(report.added) == 2 and not marker.exists()

@@ -68,7 +68,7 @@ def _seconds(text: str) -> float:
 
 def cmd_ingest(args) -> int:
     from emolab.index import open_index
-    from emolab.pipeline import check_workers, ingest
+    from emolab.ingest import check_workers, ingest
 
     with open_index(args.db) as idx:
         report = ingest(args.paths, index=idx, workers=check_workers(args.workers),
