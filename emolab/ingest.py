@@ -18,7 +18,7 @@ import numpy as np
 from emolab import audio
 from emolab.config import ANALYSIS_SR
 from emolab.exceptions import EmolabError, ParameterError
-from emolab.pipeline import add_to_index
+from emolab.pipeline import DEFAULT_EXTRACTOR, add_to_index
 from emolab.worker import DEFAULT_TIME_LIMIT, WorkerPool
 
 Progress = Callable[[int, int, str], None]
@@ -81,6 +81,8 @@ def ingest(
     with_models: bool = True,
     time_limit: float | None = None,
     progress: Progress | None = None,
+    extractor: str = DEFAULT_EXTRACTOR,
+    with_librosa: bool = False,
 ) -> IngestReport:
     """Analyse and index audio files and folders; resumable and fault-tolerant.
 
@@ -103,6 +105,12 @@ def ingest(
         (default :data:`emolab.worker.DEFAULT_TIME_LIMIT`).
     progress : callable(done, total, message), optional
         Called after each file; a tqdm bar is shown on stderr when omitted.
+    extractor : {'fast', 'opensmile'}
+        How the DEAM features are computed (:func:`emolab.pipeline.deam_vector`);
+        ``'opensmile'`` is the research-licence reference.
+    with_librosa : bool
+        Also store the broad librosa song vector (the Explore page's "broad librosa" raw
+        space); it costs more than the rest of the analysis, so only when asked.
 
     Returns
     -------
@@ -133,9 +141,11 @@ def ingest(
         bar = tqdm(total=len(todo), unit="file", desc="ingest")
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
     pool = WorkerPool(workers, models_dir=models_dir, with_models=with_models,
-                      time_limit=time_limit or DEFAULT_TIME_LIMIT)
+                      time_limit=time_limit or DEFAULT_TIME_LIMIT, extractor=extractor,
+                      with_librosa=with_librosa)
     with ThreadPoolExecutor(1) as starter:
-        warming = starter.submit(warm_up)  # compiled while the workers start (see warm_up)
+        # librosa's kernels are compiled here while the workers start (see warm_up)
+        warming = starter.submit(warm_up if with_librosa else _nothing)
         with pool:
             warming.result()
             for done, (path, analysis, error) in enumerate(pool.analyse_all(todo), start=1):
@@ -151,6 +161,10 @@ def ingest(
     if bar is not None:
         bar.close()
     return report
+
+
+def _nothing() -> None:
+    return None
 
 
 def _store(index, analysis, path: str, origin: str, meta: dict) -> str | None:

@@ -67,9 +67,10 @@ def feature_summary(analysis: Analysis) -> dict:
     if analysis.deam74 is not None:
         named = dict(zip(deam.DEAM74_COLUMNS, analysis.deam74.tolist()))
         summary["deam74_dims"] = len(named)
+        summary["deam74_computed"] = int(np.isfinite(analysis.deam74).sum())
         for key in ("pcm_RMSenergy_sma_amean", "pcm_fftMag_spectralCentroid_sma_amean",
                     "pcm_zcr_sma_amean"):
-            if key in named:
+            if np.isfinite(named.get(key, np.nan)):
                 summary[key] = round(named[key], 6)
     if analysis.librosa is not None:
         summary["librosa_dims"] = int(analysis.librosa.size)
@@ -80,13 +81,46 @@ def feature_summary(analysis: Analysis) -> dict:
     return summary
 
 
+#: The DEAM feature extractor analyses use unless told otherwise: ``"fast"`` (numpy, no
+#: openSMILE) or ``"opensmile"`` (the research-licence reference). The one place to change it.
+DEFAULT_EXTRACTOR = "fast"
+
+
+def deam_vector(y: np.ndarray, sr: int, *, extractor: str = DEFAULT_EXTRACTOR) -> np.ndarray:
+    """A song's DEAM vector in :data:`~emolab.features.deam.DEAM74_COLUMNS` order.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n_samples,)
+        Mono audio.
+    sr : int
+    extractor : {'fast', 'opensmile'}
+        ``'fast'`` never imports openSMILE; it computes the columns of
+        :data:`emolab.features.deam_fast.FAST_COLUMNS` and leaves the others NaN
+        (missing). ``'opensmile'`` computes all 74 with openSMILE.
+
+    Returns
+    -------
+    np.ndarray, shape (74,), float32
+    """
+    from emolab.features import deam, deam_fast
+
+    columns = list(deam_fast.FAST_COLUMNS if extractor == "fast" else deam.DEAM74_COLUMNS)
+    values = deam_fast.deam_song_vector(y, sr, columns=columns, extractor=extractor)
+    out = np.full(len(deam.DEAM74_COLUMNS), np.nan, dtype=np.float32)
+    where = {c: i for i, c in enumerate(deam.DEAM74_COLUMNS)}
+    out[[where[c] for c in columns]] = values
+    return out
+
+
 def analyse(
     data: bytes,
     *,
     models=None,
     name: str = "",
     limits: AudioLimits | None = None,
-    with_librosa: bool = True,
+    with_librosa: bool = False,
+    extractor: str = DEFAULT_EXTRACTOR,
 ) -> Analysis:
     """Decode and analyse one recording.
 
@@ -94,19 +128,23 @@ def analyse(
     ----------
     data : bytes
         The whole audio file.
-    models : emolab.predict.Models, optional
-        Loaded models; predictions are skipped for those that are missing.
+    models : emolab.predict.Models or callable, optional
+        Loaded models, or a function returning them (called only once the features are
+        ready, so that models still loading in a thread overlap decoding); predictions
+        are skipped for those that are missing.
     name : str
         File name, for messages only (never used as a path).
     with_librosa : bool
-        Also compute the broad librosa song vector.
+        Also compute the broad librosa song vector (the Explore page's "broad librosa"
+        raw space; it costs more than everything else together, so only when asked).
+    extractor : {'fast', 'opensmile'}
+        How the DEAM features are computed (see :func:`deam_vector`).
 
     Returns
     -------
     Analysis
     """
     from emolab import predict
-    from emolab.features import deam, spectral
 
     clip = audio.decode(data, sr=None, limits=limits)
     result = Analysis(
@@ -115,15 +153,22 @@ def analyse(
     )
     if clip.silent:
         result.notes.append("The recording is silent: its emotion predictions mean little.")
-    result.deam74 = np.asarray(deam.deam_song_vector(clip.y, clip.sr), dtype=np.float32)
-    y22 = audio.resample(clip.y, orig_sr=clip.sr, target_sr=ANALYSIS_SR)
+    result.deam74 = deam_vector(clip.y, clip.sr, extractor=extractor)
+    if callable(models):
+        models = models()
+    wants_dynamic = models is not None and models.dynamic is not None
+    y22 = None
+    if with_librosa or wants_dynamic:
+        y22 = audio.resample(clip.y, orig_sr=clip.sr, target_sr=ANALYSIS_SR)
     if with_librosa:
+        from emolab.features import spectral
+
         result.librosa = np.asarray(spectral.song_vector(y22, ANALYSIS_SR)[0], dtype=np.float32)
     if models is not None and models.static is not None:
         result.static = predict.predict_static(clip.y, clip.sr, model=models.static,
                                                deam_vector=result.deam74)
         result.model_versions["static"] = _version(models, "static")
-    if models is not None and models.dynamic is not None:
+    if wants_dynamic:
         level = None if result.static is None else (result.static["valence"], result.static["arousal"])
         result.dynamic = predict.predict_dynamic(y22, ANALYSIS_SR, model=models.dynamic, level=level)
         result.model_versions["dynamic"] = _version(models, "dynamic")

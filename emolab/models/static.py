@@ -439,9 +439,10 @@ class StaticEmotionModel:
     @classmethod
     def load(cls, path=None) -> "StaticEmotionModel":
         """Load a saved model (default ``data/models/static``)."""
-        import joblib
         import sklearn
         import torch
+
+        from emolab.models.fastload import load_joblib
 
         path = Path(path or MODELS_DIR / "static")
         files = [path / n for n in ("model.json", "embedders.pt", "heads.joblib")]
@@ -468,7 +469,7 @@ class StaticEmotionModel:
         model.trained_on = meta["trained_on"]
         try:
             states = torch.load(files[1], weights_only=True)
-            parts = joblib.load(files[2])
+            parts = load_joblib(files[2])  # joblib.load, through a faster cached copy
         except Exception as exc:  # unpickling fails in many ways across library versions
             raise ModelError(f"The static model in '{path}' could not be read ({exc}); retrain it with "
                              "python -m emolab train-static.") from exc
