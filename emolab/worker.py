@@ -7,6 +7,14 @@ and report either as a sentence: the caller gets an :class:`AnalysisTimeoutError
 
 Children are spawned (never forked: the caller may hold DuckDB and torch threads) with an
 empty ``__main__``, so that a Streamlit page that started them is not re-run inside them.
+
+Why not ``pebble``'s ``ProcessPool`` (per-task timeouts, dead workers replaced)? It would
+give the time limit and the replacement, but it starts replacement processes from its own
+manager thread whenever one times out or dies, so the ``__main__`` swap above could not be
+scoped to a start (a replacement would re-run the app's page), and it has no start-up
+handshake (a child that cannot start is respawned in a loop instead of being reported
+once as a sentence). Those are two of the guarantees ``tests/test_worker.py`` and
+``tests/test_pipeline.py`` check; keeping ~150 lines is cheaper than losing them.
 """
 from __future__ import annotations
 
