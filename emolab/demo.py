@@ -425,7 +425,7 @@ def build_demo_library(index, *, audio_dir=None, n_pieces: int | None = None,
                 progress(total - n + done, total, f"Analysed {titles.get(name, name)}")
 
         report = ingest.ingest(list(metadata), index=index, workers=workers, origin="demo",
-                                 metadata=metadata, progress=ingest_progress)
+                               metadata=metadata, progress=ingest_progress, with_librosa=True)
         if progress is not None:
             progress(total, total, "The demo library is ready.")
     finally:

@@ -230,7 +230,13 @@ def _load_models(models_dir):
     from emolab.predict import load_models
 
     torch.set_num_threads(1)
-    return load_models(models_dir)
+    models = load_models(models_dir)
+    if models.static is not None:
+        from emolab.models.fast_heads import compile_member
+
+        for member in models.static.members:  # flattened now, not on the first song
+            compile_member(member)
+    return models
 
 
 def _serve(conn, models_dir, with_models: bool, extractor: str = "fast",

@@ -281,11 +281,9 @@ class _Member:
         return self.embedder_.transform(self._transform(X))
 
     def predict(self, X):
-        Z = self._transform(X)
-        E = self.embedding_scale_.transform(self.embedder_.transform(Z))
-        H = self._head_inputs(Z, E)
-        return np.column_stack([np.mean([head.predict(H) for head in target_heads], axis=0)
-                                for target_heads in self.heads_]).clip(-1.0, 1.0)
+        from emolab.models.fast_heads import member_predict
+
+        return member_predict(self, X)  # transform → heads → average, without per-call overhead
 
 
 class StaticEmotionModel:
