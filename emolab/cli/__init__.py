@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "emolab.cli.core",       # ingest, analyze, stats, query, backup, restore
     "emolab.cli.data",       # import-dataset, export, import-annotations
     "emolab.cli.static",     # experiment table1, train-static, predict-features
+    "emolab.cli.features",   # experiment feature-calibration, feature-agreement
     "emolab.cli.dynamic",    # get-pretraining-audio, pretrain-vae, experiment dynamic, train-dynamic
     "emolab.cli.search",     # search-point, search-profile
     "emolab.cli.app",        # demo, project
