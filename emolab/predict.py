@@ -64,7 +64,8 @@ def predict_static(y: np.ndarray, sr: int, *, model, deam_vector: np.ndarray | N
         Its sample rate.
     model : StaticEmotionModel
     deam_vector : np.ndarray, shape (74,), optional
-        The song's DEAM74 openSMILE vector if already computed (saves the openSMILE pass).
+        The song's DEAM vector in ``DEAM74_COLUMNS`` order if already computed; otherwise
+        the model's columns are computed with the fast extractor (never openSMILE).
 
     Returns
     -------
@@ -73,12 +74,13 @@ def predict_static(y: np.ndarray, sr: int, *, model, deam_vector: np.ndarray | N
     """
     if model is None:
         raise ModelError("No static model is available. Train it with: python -m emolab train-static")
-    from emolab.features import deam
+    from emolab.features import deam, deam_fast
 
     if deam_vector is None:
-        deam_vector = deam.deam_song_vector(y, sr)
-    columns = list(deam.DEAM74_COLUMNS)
-    x = np.asarray(deam_vector, dtype=np.float64)[[columns.index(c) for c in model.feature_columns]]
+        x = deam_fast.deam_song_vector(y, sr, columns=model.feature_columns)
+    else:
+        columns = list(deam.DEAM74_COLUMNS)
+        x = np.asarray(deam_vector, dtype=np.float64)[[columns.index(c) for c in model.feature_columns]]
     mean, std = model.predict(x[None, :])
     # --- valence second stage (4Q, emolab.models.valence): bounded correction of the DEAM rating ---
     stage = getattr(model, "valence_stage", None)
@@ -96,7 +98,7 @@ def predict_dynamic(y: np.ndarray, sr: int, *, model, level=None):
     ----------
     level : (float, float), optional
         The song's static (valence, arousal), if already predicted: the curve is centred on
-        it (saves a second openSMILE pass).
+        it (saves a second feature pass).
 
     Returns
     -------
