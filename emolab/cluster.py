@@ -1,6 +1,6 @@
 """Ingest beyond one machine: the Ray engine.
 
-:func:`ingest` gives the same index and the same guarantees as :func:`emolab.pipeline.ingest`,
+:func:`ingest` gives the same index and the same guarantees as :func:`emolab.ingest.ingest`,
 with the analysis spread over a Ray cluster:
 
 - the driver (the calling process) lists the inputs, hands each Ray actor the content
@@ -29,7 +29,8 @@ import numpy as np
 
 from emolab import audio
 from emolab.exceptions import EmolabError, FeatureError, ParameterError
-from emolab.pipeline import IngestReport, Progress
+from emolab.ingest import IngestReport, Progress
+from emolab.pipeline import DEFAULT_EXTRACTOR
 from emolab.sources import collect, read_source, source_name
 
 #: Files each actor holds (one analysing, one waiting), so no actor idles between files.
@@ -98,7 +99,7 @@ def _warm_up(worker) -> None:
     at a time (a file lock).
 
     librosa compiles its numba kernels on first use into an on-disk cache that several
-    processes compiling at once can corrupt (see :func:`emolab.pipeline.warm_up`); the
+    processes compiling at once can corrupt (see :func:`emolab.ingest.warm_up`); the
     children that come later only read it. The tone gets the startup time limit, not the
     per-file one.
     """
@@ -164,13 +165,15 @@ def ingest(
     time_limit: float | None = None,
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
+    extractor: str = DEFAULT_EXTRACTOR,
+    with_librosa: bool = False,
 ) -> IngestReport:
     """Analyse and index audio on a Ray cluster; resumable and fault-tolerant.
 
     Parameters
     ----------
     paths : iterable of paths
-        Files and folders (searched recursively), as for :func:`emolab.pipeline.ingest`.
+        Files and folders (searched recursively), as for :func:`emolab.ingest.ingest`.
     index : emolab.index.Index
         Open, writable index; all writes happen in this process.
     listing : path, optional
@@ -182,12 +185,12 @@ def ingest(
         Actors, one CPU each (default: every CPU of the cluster).
     batch_size : int
         Songs written per transaction (also written every :data:`FLUSH_SECONDS`).
-    origin, metadata, models_dir, with_models, time_limit, progress
-        As for :func:`emolab.pipeline.ingest`.
+    origin, metadata, models_dir, with_models, time_limit, progress, extractor, with_librosa
+        As for :func:`emolab.ingest.ingest`.
 
     Returns
     -------
-    emolab.pipeline.IngestReport
+    emolab.ingest.IngestReport
         ``skipped`` holds the files whose content was already indexed.
     """
     from emolab.index import songs
@@ -204,7 +207,8 @@ def ingest(
     count = workers or int(ray.cluster_resources().get("CPU", 1))
     pool = _ActorPool(ray, known, max(1, min(count, len(sources))),
                       time_limit=time_limit or DEFAULT_TIME_LIMIT,
-                      options={"models_dir": models_dir, "with_models": with_models})
+                      options={"models_dir": models_dir, "with_models": with_models,
+                               "extractor": extractor, "with_librosa": with_librosa})
     writer = _BatchWriter(index, report, origin=origin, size=batch_size,
                           metadata={str(Path(k).resolve()): v for k, v in (metadata or {}).items()})
     bar = None

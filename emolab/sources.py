@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from emolab import audio
 from emolab.config import AudioLimits
 from emolab.exceptions import ParameterError
-from emolab.pipeline import find_audio_files
+from emolab.ingest import find_audio_files
 
 #: Seconds a URL may take to answer (and between two received blocks).
 URL_TIMEOUT = 60.0

@@ -24,7 +24,7 @@ if importlib.util.find_spec("ray") is None:
     pytest.skip("Ray is not installed (pip install -r requirements-cluster.txt)",
                 allow_module_level=True)
 
-from emolab import cluster, pipeline  # noqa: E402
+from emolab import cluster, ingest  # noqa: E402
 from emolab.exceptions import ParameterError  # noqa: E402
 from emolab.index import integrity, open_index  # noqa: E402
 from emolab.sources import collect, read_listing  # noqa: E402
@@ -57,7 +57,7 @@ def local(music, tmp_path_factory):
     """The local pool's index of ``music``: the reference."""
     db = tmp_path_factory.mktemp("local") / "local.duckdb"
     with open_index(db) as idx:
-        report = pipeline.ingest([music], index=idx, workers=2, **QUIET)
+        report = ingest.ingest([music], index=idx, workers=2, **QUIET)
     assert len(report.added) == N_GOOD
     return db, report
 
