@@ -177,7 +177,8 @@ def ingest(
     index : emolab.index.Index
         Open, writable index; all writes happen in this process.
     listing : path, optional
-        A file of paths and URLs, one per line (:func:`read_listing`), read by the workers.
+        A file of paths and URLs, one per line (:func:`emolab.sources.read_listing`),
+        read by the workers.
     address : str, optional
         The cluster to join (``host:6379``); default: the process's Ray connection, else
         ``$RAY_ADDRESS``, else a new cluster on this machine.

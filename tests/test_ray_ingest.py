@@ -121,6 +121,46 @@ def test_driver_killed_mid_way_then_rerun_gives_the_local_index(ray_address, mus
                                      crash_harness.snapshot(db)) == []
 
 
+def _descendants_named(prefix: bytes) -> list[int]:
+    """Processes started (through the Ray cluster) by this test process, by command line."""
+    parents, names = {}, {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                names[int(entry.name)] = (entry / "cmdline").read_bytes()
+            except (OSError, IndexError, ValueError):  # the process ended meanwhile
+                continue
+
+    def mine(pid: int) -> bool:
+        while pid > 1:
+            pid = parents.get(pid, 0)
+            if pid == os.getpid():
+                return True
+        return False
+
+    return [pid for pid, name in names.items() if name.startswith(prefix) and mine(pid)]
+
+
+def test_a_lost_actor_is_replaced_and_its_file_analysed_again(ray_address, music, local, tmp_path):
+    """SIGKILL one Ray actor while it works: a new one starts, no file is lost or failed."""
+    killed = []
+
+    def kill_one_actor(done, total, name):
+        if done == 2 and not killed:
+            killed.extend(_descendants_named(b"ray::Analyser")[:1])
+            os.kill(killed[0], signal.SIGKILL)
+
+    db = tmp_path / "lost.duckdb"
+    with open_index(db) as idx:
+        report = cluster.ingest([music], index=idx, workers=2, progress=kill_one_actor,
+                                with_models=False)
+    assert len(killed) == 1
+    assert len(report.added) == N_GOOD and len(report.failed) == N_BAD
+    assert crash_harness.differences(crash_harness.snapshot(local[0]),
+                                     crash_harness.snapshot(db)) == []
+
+
 @pytest.fixture
 def http_root(music):
     """``music`` served over HTTP on the loopback interface."""
