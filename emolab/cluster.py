@@ -146,8 +146,15 @@ def connect(address: str | None = None):
     import ray
 
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                 logging_level=logging.WARNING)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.WARNING)
+        except (ConnectionError, RuntimeError) as exc:  # unreachable, or the token refused
+            where = address or os.environ.get("RAY_ADDRESS") or "this machine"
+            raise ParameterError(
+                f"Could not join the Ray cluster at {where} ({_first_line(exc)}). "
+                "Is 'ray start --head' running there, and is RAY_AUTH_MODE=token set here with "
+                "the cluster's token in ~/.ray/auth_token?") from None
     return ray
 
 
