@@ -12,7 +12,9 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import re
+import threading
 import time
 from concurrent.futures import as_completed
 from dataclasses import dataclass
@@ -30,7 +32,7 @@ Progress = Callable[[int, int, str], None]
 #: Where rendered demo audio is cached (git-ignored).
 DEFAULT_AUDIO_DIR = DATA_DIR / "demo_audio"
 #: Length kept of each piece, in seconds.
-EXCERPT_SECONDS = 40.0
+EXCERPT_SECONDS = 30.0
 #: Audio below this level (dB re full scale) at the end of a rendering is cut.
 TAIL_SILENCE_DB = -50.0
 #: FLAC: fast to encode (Vorbis takes ~15x longer) and byte-identical when re-rendered.
@@ -46,7 +48,12 @@ class DemoPiece:
 
     ``title``/``composer`` fill in what the corpus metadata lacks (most files carry
     neither); ``qpm`` sets the tempo (quarter notes per minute) of scores without one;
-    ``program`` plays every part with one General MIDI instrument.
+    ``program`` plays every part with one General MIDI instrument. The rest shape the
+    performance so that the demo spans the emotion plane: ``transpose`` moves the
+    register (semitones), ``velocity`` sets how hard every note is played (1–127),
+    ``drums`` adds a rock drum kit on every beat, ``drive`` saturates the mix (a loud,
+    compressed master; 0 leaves it clean) and ``level`` is the peak level of the result
+    (quiet pieces are quiet).
     """
 
     corpus_path: str
@@ -55,6 +62,11 @@ class DemoPiece:
     number: int | None = None
     qpm: float | None = None
     program: int | None = None
+    transpose: int = 0
+    velocity: int | None = None
+    drums: bool = False
+    drive: float = 0.0
+    level: float = 0.9
 
     @property
     def key(self) -> str:
@@ -215,18 +227,8 @@ def set_tempo(score, qpm: float) -> None:
         part.insert(0, tempo.MetronomeMark(number=qpm))
 
 
-def set_program(score, program: int) -> None:
-    """Play every part of ``score`` with General MIDI instrument ``program`` (0–127)."""
-    from music21 import instrument
-
-    for old in list(score.recurse().getElementsByClass(instrument.Instrument)):
-        old.activeSite.remove(old)
-    for part in score.parts:
-        part.insert(0, instrument.instrumentFromMidiProgram(program))
-
-
 def piece_midi(piece: DemoPiece, *, seconds: float = EXCERPT_SECONDS) -> tuple[bytes, str, str]:
-    """MIDI bytes of a piece's opening, with its title and composer."""
+    """MIDI bytes of a piece's opening as the piece's settings play it, with title and composer."""
     from music21 import midi
 
     score = load_score(piece)
@@ -235,10 +237,55 @@ def piece_midi(piece: DemoPiece, *, seconds: float = EXCERPT_SECONDS) -> tuple[b
     score = excerpt(score, seconds=seconds, qpm=qpm)
     if piece.qpm is not None:
         set_tempo(score, piece.qpm)
-    if piece.program is not None:
-        set_program(score, piece.program)
     data = midi.translate.music21ObjectToMidiFile(score).writestr()
-    return data, title, composer
+    return perform(data, piece, qpm=qpm), title, composer
+
+
+def perform(midi_bytes: bytes, piece: DemoPiece, *, qpm: float) -> bytes:
+    """Apply a piece's instrument, register, touch and drum settings to MIDI bytes."""
+    import pretty_midi
+
+    if piece.program is None and not piece.transpose and piece.velocity is None and not piece.drums:
+        return midi_bytes
+    pm = pretty_midi.PrettyMIDI(io.BytesIO(midi_bytes))
+    for inst in pm.instruments:
+        if inst.is_drum:
+            continue
+        if piece.program is not None:
+            inst.program = piece.program
+        for note in inst.notes:
+            note.pitch = int(np.clip(note.pitch + piece.transpose, 0, 127))
+            if piece.velocity is not None:
+                note.velocity = int(piece.velocity)
+    if piece.drums:
+        pm.instruments.append(drum_track(pm.get_end_time(), beat=60.0 / qpm))
+    buf = io.BytesIO()
+    pm.write(buf)
+    return buf.getvalue()
+
+
+def drum_track(end: float, *, beat: float):
+    """A General MIDI rock beat until ``end`` s: kick and snare alternating on the beats,
+    closed hi-hat on every half beat, a crash every four beats."""
+    import pretty_midi
+
+    KICK, SNARE, HIHAT, CRASH = 36, 38, 42, 49
+    drums = pretty_midi.Instrument(program=0, is_drum=True, name="drums")
+    i = 0
+    while i * beat < end:
+        t = i * beat
+        drums.notes.append(pretty_midi.Note(120, KICK if i % 2 == 0 else SNARE, t, t + 0.1))
+        drums.notes.append(pretty_midi.Note(90, HIHAT, t, t + 0.05))
+        drums.notes.append(pretty_midi.Note(80, HIHAT, t + beat / 2, t + beat / 2 + 0.05))
+        if i % 4 == 0:
+            drums.notes.append(pretty_midi.Note(110, CRASH, t, t + 0.3))
+        i += 1
+    return drums
+
+
+def saturate(y: np.ndarray, drive: float) -> np.ndarray:
+    """Soft-clip a signal (``tanh(drive * y)``): louder on average, same peak order."""
+    return np.tanh(drive * y).astype(np.float32) if drive > 0 else y
 
 
 # ------------------------------------------------------------------ MIDI → audio
@@ -300,11 +347,12 @@ def render_piece(piece: DemoPiece, path, *, seconds: float = EXCERPT_SECONDS,
     import soundfile as sf
 
     data, title, composer = piece_midi(piece, seconds=seconds)
-    y = normalise(trim(render_midi(data, sr=sr), sr, seconds=seconds))
+    y = saturate(render_midi(data, sr=sr), piece.drive)
+    y = normalise(trim(y, sr, seconds=seconds), peak=piece.level)
     if y.size < sr:
         raise ParameterError(f"'{title}' rendered to less than a second of audio.")
     path = Path(path)
-    tmp = path.with_name(path.stem + ".partial" + path.suffix)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}-{threading.get_ident()}.partial{path.suffix}")
     sf.write(tmp, y, sr, format=path.suffix.lstrip(".").upper())
     tmp.replace(path)  # a killed build never leaves half a file under the final name
     labels = {"title": title, "artist": composer}

@@ -278,10 +278,13 @@ class WorkerPool:
 
     def analyse_all(self, paths: Iterable) -> Iterator[tuple[str, object, str | None]]:
         """Yield ``(path, analysis, None)`` or ``(path, None, reason)`` as files finish."""
-        with ThreadPoolExecutor(self.workers) as threads:
+        threads = ThreadPoolExecutor(self.workers)
+        try:
             futures = [threads.submit(self._one, str(p)) for p in paths]
             for future in as_completed(futures):
                 yield future.result()
+        finally:  # a caller that stops early (a cancelled import) does not wait for the rest
+            threads.shutdown(wait=True, cancel_futures=True)
 
     def _one(self, path: str):
         worker = self._idle.get()
