@@ -119,15 +119,16 @@ def build(out_dir=None, *, audio_dir=None, workers: int = 2, progress=None) -> d
             if report["failed"]:
                 raise ParameterError("Demo pieces could not be built: " + "; ".join(
                     f"{name}: {reason}" for name, reason in report["failed"]))
-            records = export_songs(index, audio_dir)
+            records = export_songs(index)
     for record in records:
         record["model_versions"] = versions
     manifest = write(records, out_dir, versions=versions)
     return manifest
 
 
-def export_songs(index, audio_dir) -> list[dict]:
-    """The demo songs of an index as records, in :data:`emolab.demo.DEMO_PIECES` order."""
+def export_songs(index, pieces=None) -> list[dict]:
+    """The demo songs of an index as records, in the order of ``pieces``
+    (default :data:`emolab.demo.DEMO_PIECES`)."""
     from emolab.features import FAMILY_DEAM74, FAMILY_LIBROSA
     from emolab.index import emotion, songs, vectors
 
@@ -140,7 +141,7 @@ def export_songs(index, audio_dir) -> list[dict]:
         features[family] = dict(zip(ids.tolist(), X))
     pred = table.set_index("song_id")
     records = []
-    for piece in demo.DEMO_PIECES:
+    for piece in (demo.DEMO_PIECES if pieces is None else pieces):
         song_id = by_file[f"{piece.key}.{demo.AUDIO_FORMAT}"]
         song = songs.get_song(con, song_id)
         curves = emotion.get_song_curves(con, song_id)
@@ -184,7 +185,7 @@ def spread(records: list[dict]) -> dict:
             "arousal": [round(float(a.min()), 2), round(float(a.max()), 2)]}
 
 
-def write(records: list[dict], out_dir, *, versions: dict, models_dir=None) -> dict:
+def write(records: list[dict], out_dir, *, versions: dict, models_dir=None, pieces=None) -> dict:
     """Write ``songs.json.gz`` and ``manifest.json`` (byte-identical for the same input)."""
     from emolab.features import deam, spectral
 
@@ -198,7 +199,7 @@ def write(records: list[dict], out_dir, *, versions: dict, models_dir=None) -> d
         "feature_columns": {"deam74": list(deam.DEAM74_COLUMNS),
                             "librosa": list(spectral.SONG_VECTOR_NAMES)},
         "spread": spread(records),
-        "pieces": [piece_record(p) for p in demo.DEMO_PIECES],
+        "pieces": [piece_record(p) for p in (demo.DEMO_PIECES if pieces is None else pieces)],
     }
     payload = json.dumps(records, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     with open(out_dir / SONGS_FILE, "wb") as raw:  # mtime=0: the same songs give the same bytes

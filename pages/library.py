@@ -33,7 +33,8 @@ if stats["songs"] == 0:
                "or run `python -m emolab ingest FOLDER`.")
     st.stop()
 
-if st.session_state.pop("demo_added", 0) or st.session_state.get("demo_audio"):
+if ((st.session_state.pop("demo_added", 0) or st.session_state.get("demo_audio"))
+        and not ui.warm_up_disabled()):
     st.session_state["demo_audio"] = True
     job = ui.render_demo_audio_in_background()
     if not job["finished"]:

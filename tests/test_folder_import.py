@@ -44,7 +44,7 @@ def test_cancel_stops_soon_and_importing_again_resumes(tmp_path, index):
     assert job.wait(120), "a cancelled import must stop after the file in hand"
     assert job.state == CANCELLED and "resume" in job.summary()
     kept = songs.stats(index.con)["songs"]
-    assert 2 <= kept < 17
+    assert kept < 17  # (the first files done may be broken ones)
 
     again = FolderImport(folder, index=index, workers=2, with_models=False).start()
     assert again.wait(600)
