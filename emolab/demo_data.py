@@ -156,12 +156,14 @@ def export_songs(index, pieces=None) -> list[dict]:
             "sample_rate": int(song["sample_rate"]),
             "deam74": _rounded(features[FAMILY_DEAM74][song_id]),
             "librosa": _rounded(features[FAMILY_LIBROSA][song_id]),
-            "static": {k: round(float(row[f"pred_{k}"]), 5)
-                       for k in ("valence", "arousal", "valence_std", "arousal_std")},
-            "curve": {"t0": float(curves.time.iloc[0]),
-                      "hop": float(curves.time.iloc[1] - curves.time.iloc[0]),
-                      "valence": _rounded(curves.valence.to_numpy(), 5),
-                      "arousal": _rounded(curves.arousal.to_numpy(), 5)},
+            "static": None if row.isna()["pred_valence"] else {
+                k: round(float(row[f"pred_{k}"]), 5)
+                for k in ("valence", "arousal", "valence_std", "arousal_std")},
+            "curve": None if len(curves) < 2 else {
+                "t0": float(curves.time.iloc[0]),
+                "hop": float(curves.time.iloc[1] - curves.time.iloc[0]),
+                "valence": _rounded(curves.valence.to_numpy(), 5),
+                "arousal": _rounded(curves.arousal.to_numpy(), 5)},
         })
     return records
 
@@ -172,8 +174,11 @@ def _rounded(x, digits: int = 7) -> list[float]:
 
 def spread(records: list[dict]) -> dict:
     """Where the demo's static predictions fall: songs per quadrant, lowest and highest V and A."""
-    v = np.array([r["static"]["valence"] for r in records])
-    a = np.array([r["static"]["arousal"] for r in records])
+    predicted = [r["static"] for r in records if r["static"] is not None]
+    if not predicted:
+        return {"songs": len(records), "quadrants": {}, "valence": None, "arousal": None}
+    v = np.array([p["valence"] for p in predicted])
+    a = np.array([p["arousal"] for p in predicted])
     quadrants = {
         "happy/excited (V+ A+)": int(np.sum((v >= 0) & (a >= 0))),
         "tense/angry (V- A+)": int(np.sum((v < 0) & (a >= 0))),
@@ -183,6 +188,15 @@ def spread(records: list[dict]) -> dict:
     return {"songs": len(records), "quadrants": quadrants,
             "valence": [round(float(v.min()), 2), round(float(v.max()), 2)],
             "arousal": [round(float(a.min()), 2), round(float(a.max()), 2)]}
+
+
+def readme_lines(spread_: dict, versions: dict) -> str:
+    """The two lines of README.md's demo paragraph that give the spread."""
+    q = ", ".join(f"{name}: {n}" for name, n in spread_["quadrants"].items())
+    (v0, v1), (a0, a1) = spread_["valence"], spread_["arousal"]
+    return (f"- {q} of {spread_['songs']};\n"
+            f"- valence {v0:+.2f} … {v1:+.2f}, arousal {a0:+.2f} … {a1:+.2f} "
+            f"(static model `{versions['static']}`).")
 
 
 def write(records: list[dict], out_dir, *, versions: dict, models_dir=None, pieces=None) -> dict:
@@ -248,13 +262,15 @@ def load_demo(index, *, data_dir=None, audio_dir=None, progress=None) -> dict:
             skipped += 1
             continue
         curve = record["curve"]
-        times = curve["t0"] + curve["hop"] * np.arange(len(curve["valence"]))
+        dynamic = None if curve is None else (
+            curve["t0"] + curve["hop"] * np.arange(len(curve["valence"])),
+            np.asarray(curve["valence"]), np.asarray(curve["arousal"]))
         analysis = pipeline.Analysis(
             name=record["file"], content_hash=record["content_hash"],
             duration=record["duration"], sample_rate=record["sample_rate"], channels=1,
             silent=False, deam74=np.asarray(record["deam74"], dtype=np.float32),
             librosa=np.asarray(record["librosa"], dtype=np.float32), static=record["static"],
-            dynamic=(times, np.asarray(curve["valence"]), np.asarray(curve["arousal"])),
+            dynamic=dynamic,
             model_versions=record["model_versions"],
         )
         pipeline.add_to_index(index, analysis, origin="demo", title=record["title"],

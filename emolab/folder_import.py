@@ -1,6 +1,6 @@
 """Importing a folder of recordings while the app keeps running.
 
-A :class:`FolderImport` runs :func:`emolab.pipeline.ingest` in a background thread of the
+A :class:`FolderImport` runs :func:`emolab.ingest.ingest` in a background thread of the
 process that holds the index (the app), so pages stay usable and can show its progress.
 It can be cancelled between two files; importing the same folder again resumes, because
 files already in the index (same content) are skipped.
@@ -54,7 +54,7 @@ class FolderImport:
 
     def __init__(self, folder, *, index, workers: int | None = None,
                  time_limit: float | None = None, with_models: bool = True):
-        from emolab.pipeline import find_audio_files
+        from emolab.ingest import find_audio_files
 
         text = str(folder).strip()
         if not text:
@@ -129,10 +129,10 @@ class FolderImport:
             raise _Cancelled
 
     def _run(self) -> None:
-        from emolab import pipeline
+        from emolab import ingest
 
         try:
-            report = pipeline.ingest([self.folder], index=self.index, workers=self.workers,
+            report = ingest.ingest([self.folder], index=self.index, workers=self.workers,
                                      time_limit=self.time_limit, with_models=self.with_models,
                                      progress=self._progress)
         except _Cancelled:

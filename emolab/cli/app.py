@@ -74,6 +74,8 @@ def cmd_build_demo(args) -> int:
     manifest = demo_data.build(args.out, audio_dir=args.audio_dir, workers=args.workers,
                                progress=_print_progress)
     print(json.dumps(manifest["spread"], indent=1, ensure_ascii=False))
+    print("README.md's demo paragraph must now read:\n"
+          + demo_data.readme_lines(manifest["spread"], manifest["model_versions"]))
     return 0
 
 
