@@ -85,6 +85,14 @@ def test_cli_reads_while_another_process_holds_the_index(held, tmp_path):
     assert len(export.stdout.strip().splitlines()) == 4  # header + 3 labels
 
 
+def test_cli_backs_up_an_index_another_process_holds(held, tmp_path):
+    target = tmp_path / "copy.duckdb"
+    result = _cli("backup", str(target), "--db", str(held))
+    assert result.returncode == 0, result.stderr
+    with open_index(target) as copy:
+        assert songs.stats(copy.con)["songs"] == 3 and songs.stats(copy.con)["annotations"] == 3
+
+
 def test_cli_ingest_says_how_to_import_from_the_app(held, tmp_path):
     folder = tmp_path / "music"
     folder.mkdir()

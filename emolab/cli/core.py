@@ -140,9 +140,24 @@ def cmd_query(args) -> int:
 
 
 def cmd_backup(args) -> int:
-    from emolab.index import backup, open_index
+    import tempfile
 
-    with open_index(args.db) as idx:
+    from emolab.config import default_db_path
+    from emolab.exceptions import IndexInUseError
+    from emolab.index import backup, open_index
+    from emolab.index.connection import snapshot
+
+    try:
+        idx = open_index(args.db)
+    except IndexInUseError:  # the app holds it: back up a consistent snapshot instead
+        with tempfile.TemporaryDirectory(prefix="emolab-backup-") as tmp:
+            copy, _ = snapshot(args.db or default_db_path(), tmp)
+            with open_index(copy) as idx:
+                print(backup.backup(idx, args.target))
+        print("emolab: the index is open in another program (the app?); backed up a snapshot "
+              "of it.", file=sys.stderr)
+        return 0
+    with idx:
         print(backup.backup(idx, args.target))
     return 0
 

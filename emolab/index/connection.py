@@ -156,7 +156,7 @@ def open_for_reading(path=None):
         return
     folder = tempfile.mkdtemp(prefix="emolab-snapshot-")
     try:
-        copy, taken = _snapshot(path, Path(folder))
+        copy, taken = snapshot(path, Path(folder))
         with Index(copy, read_only=True) as index:
             index.snapshot_of, index.snapshot_time = path, taken
             yield index
@@ -164,8 +164,13 @@ def open_for_reading(path=None):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _snapshot(path: Path, folder: Path) -> tuple[Path, float]:
-    """Copy ``path`` and its ``.wal`` into ``folder`` while neither changes."""
+def snapshot(path, folder) -> tuple[Path, float]:
+    """Copy the index file ``path`` and its ``.wal`` into ``folder`` while neither changes.
+
+    Works while another process holds the index. Returns the copy's path and the time it
+    was taken (seconds since the epoch).
+    """
+    path, folder = Path(path), Path(folder)
     wal = path.with_name(path.name + ".wal")
     copy = folder / path.name
     copy_wal = copy.with_name(copy.name + ".wal")
