@@ -362,7 +362,7 @@ def retrain_static(index, *, progress=None, out_dir=None):
     from emolab.config import MODELS_DIR
     from emolab.exceptions import ModelError
     from emolab.index import vectors
-    from emolab.models.static import StaticConfig, StaticEmotionModel, recomputable_columns
+    from emolab.models.static import StaticConfig, StaticEmotionModel, model_columns
 
     con = index.con
     columns = vectors.family_columns(con, "deam74")
@@ -375,7 +375,7 @@ def retrain_static(index, *, progress=None, out_dir=None):
     if keep.sum() < 10:
         raise ModelError(f"Only {int(keep.sum())} songs have both DEAM features and human "
                          "labels; retraining needs at least 10.")
-    use = recomputable_columns(columns)
+    use = model_columns(columns)
     X = X[keep][:, [columns.index(c) for c in use]]
     Y = labels.loc[ids[keep]].to_numpy(dtype=np.float64)
     model = StaticEmotionModel(StaticConfig()).fit(X, Y, use, progress=progress)

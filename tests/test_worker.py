@@ -76,10 +76,10 @@ def test_a_crashed_child_is_reported_and_replaced(worker, tmp_path):
 def test_pool_reports_each_overrun_and_writes_nothing(tmp_path, index):
     paths = [write_audio(tmp_path / f"s{i}.wav", chord(seconds=2.0 + i), 22050) for i in range(3)]
     before = integrity.checksum(index.con)
-    from emolab import pipeline
+    from emolab import ingest
 
     start = time.monotonic()
-    report = pipeline.ingest(paths, index=index, workers=1, with_models=False, time_limit=0.01,
+    report = ingest.ingest(paths, index=index, workers=1, with_models=False, time_limit=0.01,
                              progress=lambda *a: None)
     assert report.added == [] and len(report.failed) == 3
     assert all("took longer than" in reason for _, reason in report.failed)

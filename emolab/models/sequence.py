@@ -460,7 +460,7 @@ class DynamicEmotionModel:
         level : (float, float), optional
             The song's static (valence, arousal) on [-1, 1]. An anchored model centres its
             curve there (see :class:`AnchorConfig`); when not given, it is computed with the
-            static model (an openSMILE pass, ≈ 0.15× real time) if one is available.
+            static model (the fast DEAM extractor) if one is available.
 
         Returns
         -------
@@ -482,10 +482,10 @@ class DynamicEmotionModel:
         static = self._static()
         if static is None:
             return None
-        from emolab.features import deam
+        from emolab.features import deam_fast
 
         columns = model_columns(static)
-        mean, _ = static.predict(deam.deam_song_vector(y, sr, columns=columns)[None, :])
+        mean, _ = static.predict(deam_fast.deam_song_vector(y, sr, columns=columns)[None, :])
         return float(mean[0, 0]), float(mean[0, 1])
 
     def _static(self):
