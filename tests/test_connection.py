@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from emolab.exceptions import IndexError_, IndexInUseError
+from emolab.exceptions import SongIndexError, IndexInUseError
 from emolab.index import open_for_reading, open_index, songs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,7 +125,7 @@ def test_snapshots_taken_during_writes_are_consistent(tmp_path):
 
 
 def test_reading_a_missing_index_says_so(tmp_path):
-    with pytest.raises(IndexError_, match="no song index"):
+    with pytest.raises(SongIndexError, match="no song index"):
         with open_for_reading(tmp_path / "nothing.duckdb"):
             pass
     assert not (tmp_path / "nothing.duckdb").exists()

@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from emolab.config import default_db_path
-from emolab.exceptions import ConflictError, IndexError_, IndexInUseError
+from emolab.exceptions import ConflictError, IndexInUseError, SongIndexError
 from emolab.index.schema import migrate
 
 
@@ -57,7 +57,7 @@ class Index:
 
     def _open(self):
         if self.read_only and not self.path.exists():
-            raise IndexError_(f"There is no song index at '{self.path}' yet.")
+            raise SongIndexError(f"There is no song index at '{self.path}' yet.")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             con = duckdb.connect(str(self.path), read_only=self.read_only)
@@ -70,7 +70,7 @@ class Index:
                     "app or another emolab command: DuckDB allows one writer at a time. Nothing "
                     "was changed; close that program or wait until it has finished, then try again."
                 ) from exc
-            raise IndexError_(
+            raise SongIndexError(
                 f"The song index '{self.path}' could not be opened: it is not a DuckDB file "
                 f"or it cannot be read ({exc})."
             ) from exc
@@ -142,7 +142,7 @@ def open_for_reading(path=None):
 
     Raises
     ------
-    IndexError_
+    SongIndexError
         There is no index at ``path``, or it kept changing for several seconds.
     """
     path = Path(path) if path is not None else default_db_path()
@@ -188,7 +188,7 @@ def snapshot(path, folder) -> tuple[Path, float]:
         if (_file_state(path), _file_state(wal)) == before:
             return copy, taken
         time.sleep(0.05 * (attempt + 1))
-    raise IndexError_(f"The song index '{path}' is being written without a pause right now; "
+    raise SongIndexError(f"The song index '{path}' is being written without a pause right now; "
                       "nothing could be read. Try again in a moment.")
 
 
