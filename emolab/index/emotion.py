@@ -87,11 +87,12 @@ def put_static_prediction(con, song_id, model_version, valence, arousal,
 def put_curve(con, song_id, *, source, model_version, t0, hop, valence, arousal) -> None:
     """Store a valence and arousal curve, shapes (n,), on the grid ``t0 + hop * i`` seconds."""
     if source not in SOURCES:
-        raise ValueError(f"source must be one of {SOURCES}")
+        raise ParameterError(f"A curve's source must be one of {', '.join(SOURCES)} (got {source!r}).")
     v = np.asarray(valence, dtype=np.float32).ravel()
     a = np.asarray(arousal, dtype=np.float32).ravel()
     if v.shape != a.shape:
-        raise ValueError("valence and arousal curves must have the same length")
+        raise ParameterError(f"The valence and arousal curves must have the same length "
+                             f"(got {v.size} and {a.size} points).")
     con.execute(_CURVE_UPSERT,
                 [song_id, source, model_version, float(t0), float(hop), v.tolist(), a.tolist()])
 
