@@ -188,7 +188,8 @@ def ingest(
         read by the workers.
     address : str, optional
         The cluster to join (``host:6379``); default: the process's Ray connection, else
-        ``$RAY_ADDRESS``, else a new cluster on this machine.
+        ``$RAY_ADDRESS``, else one started by ``ray start`` on this machine, else a new
+        cluster on this machine.
     workers : int, optional
         Actors, one CPU each (default: every CPU of the cluster).
     batch_size : int

@@ -29,6 +29,7 @@ from emolab.exceptions import ParameterError  # noqa: E402
 from emolab.index import integrity, open_index  # noqa: E402
 from emolab.sources import collect, read_listing  # noqa: E402
 from tests import crash_harness  # noqa: E402
+from tests.conftest import chord, write_audio  # noqa: E402
 from tests.test_pipeline import make_folder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +42,8 @@ def ray_address():
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # "local": a new cluster even when one started by `ray start` runs on this machine
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
 
@@ -83,17 +85,21 @@ def test_ray_index_equals_the_local_pools_and_resumes_without_analysing(ray_addr
 
 def test_overruns_are_their_files_failures_and_fresh_children_take_the_next(ray_address, music,
                                                                              tmp_path):
-    files = sorted(music.rglob("song*"))[:4]
+    # 30-s songs: decoding and analysing one takes far longer than a millisecond
+    files = [write_audio(tmp_path / f"long{i}.wav", chord(seconds=30.0 + i), 22050) for i in range(4)]
     with open_index(tmp_path / "slow.duckdb") as idx:
         empty = integrity.checksum(idx.con)
-        report = cluster.ingest(files, index=idx, workers=2, time_limit=0.01, **QUIET)
+        report = cluster.ingest(files, index=idx, workers=2, time_limit=0.001, **QUIET)
         assert integrity.checksum(idx.con) == empty
     assert report.added == [] and len(report.failed) == 4
-    assert all(re.search(r"took longer than 0\.01 s", reason) for _, reason in report.failed)
+    assert all(re.search(r"took longer than 0\.001 s", reason) for _, reason in report.failed)
 
 
-def test_driver_killed_mid_way_then_rerun_gives_the_local_index(ray_address, music, local,
-                                                               tmp_path):
+def test_driver_killed_mid_way_then_rerun_gives_the_local_index(ray_address, tmp_path):
+    # 15-s songs, so that the files left after the kill take a while even on an idle machine
+    music = make_folder(tmp_path / "music", n_good=N_GOOD + 4, n_bad=N_BAD, seconds=15.0)
+    with open_index(tmp_path / "local.duckdb") as idx:
+        assert len(ingest.ingest([music], index=idx, workers=2, **QUIET).added) == N_GOOD + 4
     db = tmp_path / "killed.duckdb"
     command = [sys.executable, "-m", "emolab", "ingest", str(music), "--db", str(db), "--no-models",
                "--engine", "ray", "--address", ray_address, "--workers", "2", "--batch-size", "2"]
@@ -113,11 +119,11 @@ def test_driver_killed_mid_way_then_rerun_gives_the_local_index(ray_address, mus
     os.killpg(driver.pid, signal.SIGKILL)
     driver.wait(30)
     state, hashes, found = crash_harness.inspect(db)
-    assert found == [] and len(set(hashes)) == len(hashes) < N_GOOD  # whole songs, not all of them
+    assert found == [] and len(set(hashes)) == len(hashes) < N_GOOD + 4  # whole songs, not all
     with open_index(db) as idx:
         report = cluster.ingest([music], index=idx, workers=2, **QUIET)
-    assert len(report.skipped) == len(hashes) and len(report.added) == N_GOOD - len(hashes)
-    assert crash_harness.differences(crash_harness.snapshot(local[0]),
+    assert len(report.skipped) == len(hashes) and len(report.added) == N_GOOD + 4 - len(hashes)
+    assert crash_harness.differences(crash_harness.snapshot(tmp_path / "local.duckdb"),
                                      crash_harness.snapshot(db)) == []
 
 

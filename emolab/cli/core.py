@@ -21,7 +21,7 @@ def register(commands, experiments) -> None:
     p.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="'ray': analyse on a Ray cluster (pip install -r requirements-cluster.txt)")
     p.add_argument("--address", default=None, help="with --engine ray: the cluster to join "
-                   "(host:6379; default $RAY_ADDRESS, else a new cluster on this machine)")
+                   "(host:6379; default $RAY_ADDRESS, else one on this machine)")
     p.add_argument("--batch-size", type=int, default=64, help="with --engine ray: songs per write")
     db_argument(p)
     p.set_defaults(func=cmd_ingest)
