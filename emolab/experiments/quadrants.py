@@ -86,8 +86,8 @@ def load_data(root, *, static_model=None, jobs: int = 2, vibenet: bool = True, v
 
     clips = read_fourq_clips(root)
     clips = clips[clips.audio_path.notna()].reset_index(drop=True)
-    if len(clips) < 20:
-        raise DatasetError(f"Only {len(clips)} 4Q clips with audio in '{root}'; the experiment needs at least 20.")
+    if len(clips) < 8:
+        raise DatasetError(f"Only {len(clips)} 4Q clips with audio in '{root}'; the experiment needs at least 8.")
     vectors = cached_vectors(list(clips.dataset_id), list(clips.audio_path), collection=COLLECTION, jobs=jobs,
                              excerpt_s=excerpt_s, progress=progress)
     model = static_model or StaticEmotionModel.load()

@@ -113,7 +113,7 @@ class ValenceSecondStage:
         -------
         self
         """
-        from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+        from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import GroupKFold, StratifiedKFold
 
         unknown = sorted(set(self.targets) - set(TARGETS))
@@ -141,17 +141,26 @@ class ValenceSecondStage:
             else:
                 splits = list(StratifiedKFold(max(folds, 2), shuffle=True,
                                               random_state=self.random_state).split(Z, y)) if folds >= 2 else []
-            if len(splits) >= 2 and len(self.Cs) > 1:
-                search = LogisticRegressionCV(Cs=list(self.Cs), cv=splits, scoring="roc_auc", max_iter=2000)
-                search.fit(Z, y)
-                C = float(search.C_[0])
-            else:
-                C = float(self.Cs[len(self.Cs) // 2])
+            C = self._choose_C(Z, y, splits)
             model = LogisticRegression(C=C, max_iter=2000).fit(Z, y)
             self.coef_[target] = model.coef_[0].copy()
             self.intercept_[target] = float(model.intercept_[0])
             self.C_[target] = C
         return self
+
+    def _choose_C(self, Z, y, splits) -> float:
+        """The C of :attr:`Cs` with the best mean ROC AUC over the inner splits."""
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.metrics import roc_auc_score
+
+        if len(splits) < 2 or len(self.Cs) < 2:
+            return float(self.Cs[len(self.Cs) // 2])
+        means = []
+        for C in self.Cs:
+            aucs = [roc_auc_score(y[te], LogisticRegression(C=C, max_iter=2000).fit(Z[tr], y[tr]).decision_function(Z[te]))
+                    for tr, te in splits]
+            means.append(np.mean(aucs))
+        return float(self.Cs[int(np.argmax(means))])
 
     # ---- prediction
     def _check_fitted(self):
