@@ -153,15 +153,15 @@ def cross_validate(data: QuadrantData, *, bound: dict, folds: int = 5, seed: int
         peer = data.vibenet.loc[list(data.clips.dataset_id)]
         oof["VibeNet 0.1.0"] = np.column_stack([peer.valence.to_numpy() - 0.5, peer.energy.to_numpy() - 0.5])
     for name, kinds in VARIANTS.items():
-        for targets in (("valence",), ("valence", "arousal")):
-            label = f"EmoLab + 4Q stage [{name}; corrects {' and '.join(targets)}]"
-            pred = np.full((n, 2), np.nan)
-            X = data.extra(kinds)
-            for train, test in splits:
-                stage = ValenceSecondStage(targets=targets, bound=bound, random_state=seed)
-                stage.fit(data.static[train], X[train], signs[train], groups=data.groups[train])
-                pred[test] = stage.predict(data.static[test], X[test])
-            oof[label] = pred
+        pred = np.full((n, 2), np.nan)
+        X = data.extra(kinds)
+        for train, test in splits:
+            stage = ValenceSecondStage(targets=TARGETS, bound=bound, random_state=seed)
+            stage.fit(data.static[train], X[train], signs[train], groups=data.groups[train])
+            pred[test] = stage.predict(data.static[test], X[test])
+        # each target is fitted on its own, so "valence only" = the same valence, the static arousal
+        oof[f"EmoLab + 4Q stage [{name}; corrects valence]"] = np.column_stack([pred[:, 0], data.static[:, 1]])
+        oof[f"EmoLab + 4Q stage [{name}; corrects valence and arousal]"] = pred
     rows = []
     for method, pred in oof.items():
         if np.isnan(pred).any():
@@ -244,14 +244,22 @@ def run_quadrants(root, *, deam_root=None, folds: int = 5, seed: int = 0, jobs: 
 
 
 def train_valence_model(root, *, deam_root=None, static_model=None, cv_summary: pd.DataFrame | None = None,
-                        command: str = "", jobs: int = 2, seed: int = 0, progress=None) -> ValenceModel:
-    """Fit the shipped second stage on all 4Q clips on top of the shipped static model."""
+                        command: str = "", jobs: int = 2, seed: int = 0, data: QuadrantData | None = None,
+                        progress=None) -> ValenceModel:
+    """Fit the shipped second stage on all 4Q clips on top of the shipped static model.
+
+    ``data`` (from :func:`load_data` with the same static model) saves reading the clips again.
+    """
     from emolab.models.static import StaticEmotionModel
 
     root = Path(root)
     deam_root = Path(deam_root) if deam_root else root.parent / "deam"
-    model = static_model or StaticEmotionModel.load()
-    data = load_data(root, static_model=model, jobs=jobs, vibenet=False, progress=progress)
+    if data is None:
+        model = static_model or StaticEmotionModel.load()
+        data = load_data(root, static_model=model, jobs=jobs, vibenet=False, progress=progress)
+        version = model.version
+    else:
+        version = data.static_version
     bound = deam_rating_spread(deam_root)
     kinds = VARIANTS[SHIPPED_VARIANT]
     columns = []
@@ -266,19 +274,19 @@ def train_valence_model(root, *, deam_root=None, static_model=None, cv_summary: 
     stage.fit(data.static, data.extra(kinds), data.signs, groups=data.groups, columns=columns)
     meta = {
         "version": f"valence-4q-{date.today().isoformat()}",
-        "data": {"first_stage": f"DEAM (static model {model.version})",
+        "data": {"first_stage": f"DEAM (static model {version})",
                  "second_stage": f"4Q: {len(data.clips)} clips, {data.clips.artist.nunique()} artists"},
         "command": command,
         "date": date.today().isoformat(),
     }
     if cv_summary is not None:
         meta["cv_scores"] = cv_summary.to_dict(orient="records")
-    return ValenceModel(stage, static_version=model.version, extra_kinds=kinds, meta=meta)
+    return ValenceModel(stage, static_version=version, extra_kinds=kinds, meta=meta)
 
 
 def write_card(folder: Path, model: ValenceModel, table: pd.DataFrame, *, shipped_label: str, folds: int,
                seed: int) -> Path:
-    """``README.md`` model card of the shipped valence second stage."""
+    """``card.md``: the model card of the shipped valence second stage."""
     def row(label):
         r = table[table.method == label]
         if not len(r):
@@ -310,7 +318,7 @@ def write_card(folder: Path, model: ValenceModel, table: pd.DataFrame, *, shippe
         "(Panda et al. 2018, AllMusic 30 s previews, `../shared/data/4q`); labels = signs of valence and arousal "
         "from the quadrant (editorial mood tags). Research use only; the clips are not in the repository.",
         f"* Chosen strength C: valence {stage.C_.get('valence')}, arousal {stage.C_.get('arousal')} "
-        "(inner 5-fold CV grouped by artist, ROC AUC).",
+        "(inner 3-fold CV grouped by artist, ROC AUC).",
         "",
         "## Scores (artist-grouped CV over the 4Q clips)",
         f"{folds} folds grouped by artist, stratified by quadrant, seed {seed}; the second stage fitted on the "
@@ -328,6 +336,6 @@ def write_card(folder: Path, model: ValenceModel, table: pd.DataFrame, *, shippe
         "cannot be scored on DEAM songs.",
         "",
     ])
-    path = Path(folder) / "README.md"
+    path = Path(folder) / "card.md"
     path.write_text(text)
     return path

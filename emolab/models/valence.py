@@ -33,7 +33,7 @@ from emolab.exceptions import ModelError, ParameterError
 
 TARGETS = ("valence", "arousal")
 FORMAT_VERSION = 1
-DEFAULT_CS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+DEFAULT_CS = (0.01, 0.03, 0.1, 0.3)
 
 
 def _sigmoid_gap(f: np.ndarray) -> np.ndarray:
@@ -70,7 +70,7 @@ class ValenceSecondStage:
         ``target -> chosen C``.
     """
 
-    def __init__(self, *, targets=TARGETS, bound: dict | None = None, Cs=DEFAULT_CS, inner_folds: int = 5,
+    def __init__(self, *, targets=TARGETS, bound: dict | None = None, Cs=DEFAULT_CS, inner_folds: int = 3,
                  random_state: int = 0):
         self.targets = tuple(targets)
         self.bound = dict(bound or {t: 0.3 for t in TARGETS})
