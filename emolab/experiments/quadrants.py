@@ -211,9 +211,9 @@ def markdown(table: pd.DataFrame, *, command: str, n_clips: int, n_artists: int,
         "its own environment (answers cached in `~/.cache/emolab/4q/vibenet-0.1.0/`). VibeNet was not trained on 4Q.",
         f"* **EmoLab static (DEAM only, shipped)**: `data/models/static` (`{static_version}`), trained on DEAM alone.",
         "* **EmoLab + 4Q stage**: the static model's rating plus a bounded correction, "
-        f"`clip(r + bound * tanh(f/2), -1, 1)` with bound = DEAM's rating standard deviation "
-        f"(valence {bound['valence']:.3f}, arousal {bound['arousal']:.3f}); `f` = L2 logistic regression of 4Q's sign, "
-        "fitted on the training folds only (its C by an inner artist-grouped CV). Inputs: `recalibrated` = the two "
+        "`clip(r + bound * tanh(f/2), -1, 1)` with bound = 0.5, 1 or 2 times DEAM's rating standard deviation "
+        f"(valence {bound['valence']:.3f}, arousal {bound['arousal']:.3f}); `f` = L2 logistic regression of 4Q's sign; "
+        "both fitted on the training folds only (C and the bound's factor by an inner 3-fold artist-grouped CV). Inputs: `recalibrated` = the two "
         "static ratings only; `tonal` = + 88 harmony/mode/rhythm/timbre statistics (`emolab.features.tonal`); "
         "`tonal+deam74` = + the 74 DEAM openSMILE values. "
         f"The shipped valence model is `[{SHIPPED_VARIANT}; corrects {' and '.join(SHIPPED_TARGETS)}]`.",
@@ -306,9 +306,10 @@ def write_card(folder: Path, model: ValenceModel, table: pd.DataFrame, *, shippe
         "`clip(r + bound * tanh(f/2), -1, 1)`, where `r` is the static model's rating and `f` the log-odds of a "
         "positive sign from an L2 logistic regression on the standardised static ratings, 88 tonal statistics "
         "(`emolab.features.tonal`: key/mode, tonal centroid, harmonic change, tempo, spectral contrast, MFCC) and the "
-        "74 DEAM openSMILE values. The output is a rating on DEAM's scale: at most `bound` (DEAM's rating standard "
-        f"deviation: valence {stage.bound['valence']:.3f}, arousal {stage.bound['arousal']:.3f}) away from the "
-        "static model's. Applied in `emolab.predict.predict_static` only on top of the static model "
+        "74 DEAM openSMILE values. The output is a rating on DEAM's scale: at most `bound` away from the static "
+        f"model's (valence {stage.bound_['valence']:.3f}, arousal {stage.bound_['arousal']:.3f}: 0.5, 1 or 2 times "
+        f"DEAM's rating standard deviation {stage.bound['valence']:.3f} / {stage.bound['arousal']:.3f}, chosen by "
+        "the inner CV). Applied in `emolab.predict.predict_static` only on top of the static model "
         f"`{model.static_version}` it was fitted on.",
         "",
         "## Data",
@@ -317,7 +318,8 @@ def write_card(folder: Path, model: ValenceModel, table: pd.DataFrame, *, shippe
         f"* Second stage: {model.meta.get('data', {}).get('second_stage', '4Q')} of the 4Q audio emotion dataset "
         "(Panda et al. 2018, AllMusic 30 s previews, `../shared/data/4q`); labels = signs of valence and arousal "
         "from the quadrant (editorial mood tags). Research use only; the clips are not in the repository.",
-        f"* Chosen strength C: valence {stage.C_.get('valence')}, arousal {stage.C_.get('arousal')} "
+        f"* Chosen strength C: valence {stage.C_.get('valence')}, arousal {stage.C_.get('arousal')}; "
+        "C and the bound's factor "
         "(inner 3-fold CV grouped by artist, ROC AUC).",
         "",
         "## Scores (artist-grouped CV over the 4Q clips)",
