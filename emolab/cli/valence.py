@@ -54,7 +54,7 @@ def _command(args, name: str) -> str:
         parts += ["--folds", str(args.folds)]
     if args.seed != 0:
         parts += ["--seed", str(args.seed)]
-    return " ".join(shlex.quote(p) if " " in p else p for p in parts)
+    return " ".join(parts[:1] + [shlex.quote(p) for p in parts[1:]])
 
 
 def _run(args):
