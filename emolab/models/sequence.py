@@ -460,7 +460,7 @@ class DynamicEmotionModel:
         level : (float, float), optional
             The song's static (valence, arousal) on [-1, 1]. An anchored model centres its
             curve there (see :class:`AnchorConfig`); when not given, it is computed with the
-            static model (an openSMILE pass, ≈ 0.15× real time) if one is available.
+            static model (the fast DEAM extractor) if one is available.
 
         Returns
         -------
@@ -482,20 +482,20 @@ class DynamicEmotionModel:
         static = self._static()
         if static is None:
             return None
-        from emolab.features import deam
+        from emolab.features import deam_fast
 
         columns = model_columns(static)
-        mean, _ = static.predict(deam.deam_song_vector(y, sr, columns=columns)[None, :])
+        mean, _ = static.predict(deam_fast.deam_song_vector(y, sr, columns=columns)[None, :])
         return float(mean[0, 0]), float(mean[0, 1])
 
     def _static(self):
         if self.static_model is None and not getattr(self, "_static_unavailable", False):
-            try:
-                from emolab.models.static import StaticEmotionModel
+            from emolab.models.static import StaticEmotionModel
 
+            try:
                 self.static_model = StaticEmotionModel.load()
-            except (ModelError, ImportError, AttributeError, FileNotFoundError):
-                self._static_unavailable = True  # fall back to the unanchored curve
+            except (ModelError, FileNotFoundError):  # no static model file: the curve stays unanchored
+                self._static_unavailable = True
         return self.static_model
 
     def save(self, path) -> Path:

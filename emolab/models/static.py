@@ -148,11 +148,9 @@ class _Member:
         return self.embedder_.transform(self._transform(X))
 
     def predict(self, X):
-        Z = self._transform(X)
-        E = self.embedding_scale_.transform(self.embedder_.transform(Z))
-        H = self._head_inputs(Z, E)
-        return np.column_stack([np.mean([head.predict(H) for head in target_heads], axis=0)
-                                for target_heads in self.heads_]).clip(-1.0, 1.0)
+        from emolab.models.fast_heads import member_predict
+
+        return member_predict(self, X)  # transform → heads → average, without per-call overhead
 
 
 class StaticEmotionModel:
@@ -336,9 +334,10 @@ class StaticEmotionModel:
     @classmethod
     def load(cls, path=None) -> "StaticEmotionModel":
         """Load a saved model (default ``data/models/static``)."""
-        import joblib
         import sklearn
         import torch
+
+        from emolab.models.fastload import load_joblib
 
         path = Path(path or MODELS_DIR / "static")
         files = [path / n for n in ("model.json", "embedders.pt", "heads.joblib")]
@@ -365,7 +364,7 @@ class StaticEmotionModel:
         model.trained_on = meta["trained_on"]
         try:
             states = torch.load(files[1], weights_only=True)
-            parts = joblib.load(files[2])
+            parts = load_joblib(files[2])  # joblib.load, through a faster cached copy
         except Exception as exc:  # unpickling fails in many ways across library versions
             raise ModelError(f"The static model in '{path}' could not be read ({exc}); retrain it with "
                              "python -m emolab train-static.") from exc
