@@ -85,7 +85,7 @@ def predict_static(y: np.ndarray, sr: int, *, model, deam_vector: np.ndarray | N
     # --- valence second stage (4Q, emolab.models.valence): bounded correction of the DEAM rating ---
     stage = getattr(model, "valence_stage", None)
     if stage is not None:
-        mean[0, 0], mean[0, 1] = stage.correct(mean[0, 0], mean[0, 1], stage.extra_vector(y, sr, deam_vector=deam_vector))
+        mean[0, 0], mean[0, 1] = stage.correct(mean[0, 0], mean[0, 1], stage.extra_vector(y, sr))
     # --- end valence second stage ---
     return {"valence": float(mean[0, 0]), "arousal": float(mean[0, 1]),
             "valence_std": float(std[0, 0]), "arousal_std": float(std[0, 1])}

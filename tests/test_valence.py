@@ -115,7 +115,7 @@ def test_combined_training_on_a_tiny_4q_tree(tiny_4q, tmp_path):
     model = quadrants.train_valence_model(tiny_4q, deam_root=tmp_path / "deam", static_model=static, jobs=1,
                                           command="python -m emolab train-valence 4q")
     assert model.static_version == static.version
-    assert model.extra_kinds == ["tonal-v1", "deam74-opensmile"]
+    assert model.extra_kinds == ["tonal-v1"]
     data = quadrants.load_data(tiny_4q, static_model=static, jobs=1, vibenet=False)  # now from the cache
     assert len(list((tmp_path / "cache" / "4q").glob("tonal-v1-mid12s/*.npy"))) == 16
     f = model.stage.decision_function(data.static, data.extra(model.extra_kinds))

@@ -7,7 +7,7 @@ valence and arousal (quadrants). :class:`ValenceSecondStage` joins both sources:
 
 1. the DEAM model's (valence, arousal) rating of the clip, ``r`` (first stage, unchanged);
 2. for each corrected target, an L2 logistic regression on the standardised
-   ``[r_valence, r_arousal, tonal features, DEAM openSMILE features]`` learns the sign of
+   ``[r_valence, r_arousal, tonal features]`` learns the sign of
    that target on 4Q, its strength ``C`` chosen by an inner cross-validation grouped by
    artist, giving a decision value ``f`` (log-odds of a positive sign);
 3. the output is a **rating**, not a class probability:
@@ -263,8 +263,7 @@ class ValenceModel:
         Version of the static model whose ratings it was fitted on; it is applied only on top
         of that model (another one may rate on a different scale).
     extra_kinds : list of str
-        Which feature vectors make its ``extra`` input, in order (``tonal-v1``,
-        ``deam74-opensmile``).
+        Which feature vectors make its ``extra`` input, in order (``tonal-v1``, ``deam-fast``).
     meta : dict
         Scores, data, command, date.
     """
@@ -298,8 +297,7 @@ class ValenceModel:
         return cls(ValenceSecondStage.from_dict(doc["stage"]), static_version=doc["static_version"],
                    extra_kinds=doc["extra_kinds"], meta=meta)
 
-    def extra_vector(self, y: np.ndarray, sr: int, *, deam_vector: np.ndarray | None = None,
-                     tonal_vector: np.ndarray | None = None) -> np.ndarray:
+    def extra_vector(self, y: np.ndarray, sr: int, *, tonal_vector: np.ndarray | None = None) -> np.ndarray:
         """The ``extra`` input for one recording (computing what is not given)."""
         parts = []
         for kind in self.extra_kinds:
@@ -309,12 +307,10 @@ class ValenceModel:
 
                     tonal_vector = tonal.tonal_vector(y, sr)
                 parts.append(np.asarray(tonal_vector, dtype=np.float64))
-            elif kind == "deam74-opensmile":
-                if deam_vector is None:
-                    from emolab.features import deam
+            elif kind == "deam-fast":
+                from emolab.features import deam_fast
 
-                    deam_vector = deam.deam_song_vector(y, sr)
-                parts.append(np.asarray(deam_vector, dtype=np.float64))
+                parts.append(deam_fast.deam_song_vector(y, sr, columns=list(deam_fast.FAST_COLUMNS)))
             else:
                 raise ModelError(f"The valence model needs features '{kind}' that this EmoLab cannot compute.")
         return np.concatenate(parts)
