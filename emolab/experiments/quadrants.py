@@ -331,7 +331,7 @@ def write_card(folder: Path, model: ValenceModel, table: pd.DataFrame, *, shippe
         "C and the bound's factor chosen by an inner 3-fold CV grouped by artist (ROC AUC).",
         f"* Features of the 4Q clips were computed on their middle {EXCERPT_S:g} s (CPU time on a shared machine); at "
         "prediction time they are computed on the whole recording. Cost per song: one `tonal_vector` pass "
-        "(about 0.4 s of CPU for 30 s of audio) on top of the openSMILE pass the static model already needs.",
+        "(about 0.4 s of CPU for 30 s of audio) on top of the fast DEAM pass the static model already needs.",
         "",
         "## Scores (artist-grouped CV over the 4Q clips)",
         f"{folds} folds grouped by artist, stratified by quadrant, seed {seed}; the second stage fitted on the "
