@@ -147,3 +147,11 @@ def test_valence_model_only_rides_on_its_own_static_model(tmp_path):
     assert model is None and "retrain it" in message and not hasattr(static, "valence_stage")
     model, message = load_for(static, tmp_path / "absent")
     assert model is None and "No valence model" in message
+
+
+def test_shipped_valence_stage_rides_on_the_shipped_static_model():
+    models = predict.load_models()
+    assert models.valence is not None, models.valence_error
+    assert models.static.valence_stage is models.valence
+    assert models.valence.static_version == models.static.version
+    assert set(models.valence.stage.coef_) == {"valence", "arousal"}
