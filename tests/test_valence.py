@@ -154,4 +154,4 @@ def test_shipped_valence_stage_rides_on_the_shipped_static_model():
     assert models.valence is not None, models.valence_error
     assert models.static.valence_stage is models.valence
     assert models.valence.static_version == models.static.version
-    assert set(models.valence.stage.coef_) == {"valence", "arousal"}
+    assert set(models.valence.stage.coef_) == {"valence"}  # arousal passes through
