@@ -312,7 +312,7 @@ def write_card(folder: Path, model: ValenceModel, table: pd.DataFrame, *, shippe
         "(writes `data/models/valence/`; clip features are cached in `~/.cache/emolab/4q/`).",
         "",
         "## What it does",
-        "Corrects the shipped static model's valence and arousal on commercial music: "
+        f"Corrects the shipped static model's {' and '.join(stage.coef_)} on commercial music (the other passes through): "
         "`clip(r + bound * tanh(f/2), -1, 1)`, where `r` is the static model's rating and `f` the log-odds of a "
         "positive sign from an L2 logistic regression on the standardised static ratings and 88 tonal statistics "
         "(`emolab.features.tonal`: key/mode, tonal centroid, harmonic change, tempo, spectral contrast, MFCC). "
