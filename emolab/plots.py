@@ -182,15 +182,21 @@ def prediction_plane(static: dict | None, human: dict | None = None, *,
     return va_plane(*layers, height=height)
 
 
-def curves_long(times, valence, arousal, *, source: str = "predicted") -> pd.DataFrame:
-    """Long-format curves: columns time, dimension, value, source."""
+def curves_long(times, valence, arousal, *, source: str = "predicted", std=None) -> pd.DataFrame:
+    """Long-format curves: columns time, dimension, value, source (and ``std``).
+
+    ``std``: optional ``(valence_std, arousal_std)``, each shape (n,): the uncertainty that
+    :func:`emotion_curves` draws as a band of ± 1 std.
+    """
     times = np.asarray(times, dtype=float)
-    return pd.concat([
-        pd.DataFrame({"time": times, "dimension": "valence", "value": np.asarray(valence, float),
-                      "source": source}),
-        pd.DataFrame({"time": times, "dimension": "arousal", "value": np.asarray(arousal, float),
-                      "source": source}),
-    ], ignore_index=True)
+    parts = []
+    for j, (dim, value) in enumerate((("valence", valence), ("arousal", arousal))):
+        part = pd.DataFrame({"time": times, "dimension": dim, "value": np.asarray(value, float),
+                             "source": source})
+        if std is not None:
+            part["std"] = np.asarray(std[j], float)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
 
 
 def emotion_curves(curves: pd.DataFrame, *, height: int = 220, clickable: bool = True,
@@ -225,7 +231,7 @@ def emotion_curves(curves: pd.DataFrame, *, height: int = 220, clickable: bool =
                                                   range=[dashes[s] for s in sources] or [[1, 0]])),
     )
     zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#bdbdbd").encode(y="zero:Q")
-    layers = [zero, lines]
+    layers = [zero, *uncertainty_band(curves, x=x), lines]
     if clickable:
         pick = alt.selection_point(name=TIME_SELECTION, fields=["time"], nearest=True,
                                    on="click", empty=False)
@@ -237,6 +243,24 @@ def emotion_curves(curves: pd.DataFrame, *, height: int = 220, clickable: bool =
         brush = alt.selection_interval(name=SPAN_SELECTION, encodings=["x"])
         layers.append(alt.Chart(curves).mark_line(opacity=0).encode(x=x, y=y).add_params(brush))
     return canvas(alt.layer(*layers).properties(height=height, width=width))
+
+
+def uncertainty_band(curves: pd.DataFrame, *, x) -> list:
+    """The ± 1 std band around each curve with a finite ``std`` column (none without one)."""
+    if "std" not in curves:
+        return []
+    band = curves[np.isfinite(curves["std"].astype(float))]
+    if band.empty:
+        return []
+    band = band.assign(low=(band["value"] - band["std"]).clip(-1, 1),
+                       high=(band["value"] + band["std"]).clip(-1, 1))
+    return [alt.Chart(band).mark_area(opacity=0.18).encode(
+        x=x, y=alt.Y("low:Q", title="emotion", scale=alt.Scale(domain=UNIT_DOMAIN, nice=False)), y2="high:Q",
+        color=alt.Color("dimension:N", legend=None,
+                        scale=alt.Scale(domain=["valence", "arousal"], range=[VALENCE_COLOR, AROUSAL_COLOR])),
+        detail="source:N",
+        tooltip=[alt.Tooltip("time:Q", format=".1f"), "dimension:N",
+                 alt.Tooltip("std:Q", title="uncertainty (± 1 std)", format=".2f")])]
 
 
 def waveform(y: np.ndarray, sr: int, *, points: int = 800, height: int = 90,

@@ -35,13 +35,13 @@ def load_models(models_dir: str | Path | None = None) -> Models:
     except (ModelError, ImportError, AttributeError, FileNotFoundError) as exc:
         models.static_error = str(exc) or "The static model is not trained yet."
     try:
-        from emolab.models.sequence import DynamicEmotionModel
+        from emolab.models.dynamic import DynamicEmotionModel
 
         models.dynamic = DynamicEmotionModel.load(models_dir / "dynamic")
     except (ModelError, ImportError, AttributeError, FileNotFoundError) as exc:
         models.dynamic_error = str(exc) or "The dynamic model is not trained yet."
     if models.dynamic is not None and models.static is not None:
-        models.dynamic.static_model = models.static  # anchor curves on the matching static model
+        models.dynamic.static_model = models.static  # the static model the curve is made of
     return models
 
 
@@ -93,6 +93,21 @@ def predict_dynamic(y: np.ndarray, sr: int, *, model, level=None):
         On [-1, 1].
     """
     if model is None:
-        raise ModelError("No dynamic model is available. Train it with: python -m emolab train-dynamic")
+        raise ModelError("No dynamic model is available. Build it with: python -m emolab train-dynamic")
     times, valence, arousal = model.predict_curve(y, sr, level=level)
     return np.asarray(times), np.asarray(valence), np.asarray(arousal)
+
+
+def predict_dynamic_band(y: np.ndarray, sr: int, *, model, level=None) -> dict:
+    """Valence and arousal every 0.5 s, with their uncertainty where the model gives one.
+
+    Returns
+    -------
+    dict
+        ``times``, ``valence``, ``arousal`` (each shape (n,)) and, for the shipped windowed
+        model, ``valence_std`` and ``arousal_std``: the static model's uncertainty for the
+        music around each point (see the model card for what it covers).
+    """
+    if model is None:
+        raise ModelError("No dynamic model is available. Build it with: python -m emolab train-dynamic")
+    return {k: np.asarray(v) for k, v in model.predict_band(y, sr, level=level).items()}

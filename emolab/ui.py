@@ -231,8 +231,11 @@ def _song_curves(path: str, gen: int, song_id: int) -> pd.DataFrame:
         return pd.DataFrame(columns=["time", "dimension", "value", "source"])
     newest = wide.groupby("source")["model_version"].transform("max")
     wide = wide[wide["model_version"] == newest]
-    return wide.melt(id_vars=["time", "source"], value_vars=["valence", "arousal"],
+    long = wide.melt(id_vars=["time", "source"], value_vars=["valence", "arousal"],
                      var_name="dimension", value_name="value")
+    std = wide.melt(id_vars=["time", "source"], value_vars=["valence_std", "arousal_std"],
+                    var_name="dimension", value_name="std")
+    return long.assign(std=std["std"].to_numpy())  # same row order: the band of the curves
 
 
 # ------------------------------------------------------------------ chart selections

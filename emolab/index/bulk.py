@@ -235,7 +235,7 @@ def put_curves(con, rows: pd.DataFrame) -> None:
     })
     with registered(con, frame) as name:
         con.execute(
-            "INSERT OR REPLACE INTO curves "
+            "INSERT OR REPLACE INTO curves (song_id, source, model_version, t0, hop, valence, arousal) "
             "SELECT CAST(song_id AS INTEGER), source, model_version, t0, hop, "
             f"CAST(valence AS FLOAT[]), CAST(arousal AS FLOAT[]) FROM {name}"
         )

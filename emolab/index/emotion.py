@@ -18,17 +18,27 @@ def put_static_prediction(con, song_id, model_version, valence, arousal,
     )
 
 
-def put_curve(con, song_id, *, source, model_version, t0, hop, valence, arousal) -> None:
-    """Store a valence and arousal curve, shapes (n,), on the grid ``t0 + hop * i`` seconds."""
+def put_curve(con, song_id, *, source, model_version, t0, hop, valence, arousal, std=None) -> None:
+    """Store a valence and arousal curve, shapes (n,), on the grid ``t0 + hop * i`` seconds.
+
+    ``std``: optional ``(valence_std, arousal_std)``, each shape (n,), the curve's uncertainty.
+    """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}")
     v = np.asarray(valence, dtype=np.float32).ravel()
     a = np.asarray(arousal, dtype=np.float32).ravel()
     if v.shape != a.shape:
         raise ValueError("valence and arousal curves must have the same length")
+    sds = [None, None]
+    if std is not None:
+        sds = [np.asarray(x, dtype=np.float32).ravel() for x in std]
+        if any(x.shape != v.shape for x in sds):
+            raise ValueError("the uncertainty curves must have the length of the curves")
+        sds = [x.tolist() for x in sds]
     con.execute(
-        "INSERT OR REPLACE INTO curves VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [song_id, source, model_version, float(t0), float(hop), v.tolist(), a.tolist()],
+        "INSERT OR REPLACE INTO curves (song_id, source, model_version, t0, hop, valence, arousal, "
+        "valence_std, arousal_std) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [song_id, source, model_version, float(t0), float(hop), v.tolist(), a.tolist(), *sds],
     )
 
 
@@ -51,16 +61,22 @@ def get_curves(con, *, source: str = "human", song_ids=None) -> pd.DataFrame:
 
 
 def get_song_curves(con, song_id: int) -> pd.DataFrame:
-    """Every curve of one song, long format: source, model_version, time, valence, arousal."""
+    """Every curve of one song, long format: source, model_version, time, valence, arousal,
+    valence_std, arousal_std (NaN where the curve has no uncertainty)."""
     rows = con.execute(
-        "SELECT source, model_version, t0, hop, valence, arousal FROM curves WHERE song_id = ?",
+        "SELECT source, model_version, t0, hop, valence, arousal, valence_std, arousal_std "
+        "FROM curves WHERE song_id = ?",
         [song_id],
     ).fetchall()
     frames = []
-    for source, version, t0, hop, v, a in rows:
+    for source, version, t0, hop, v, a, vs, as_ in rows:
         t = t0 + hop * np.arange(len(v))
+        nan = np.full(len(v), np.nan)
         frames.append(pd.DataFrame({"source": source, "model_version": version,
-                                    "time": t, "valence": v, "arousal": a}))
+                                    "time": t, "valence": v, "arousal": a,
+                                    "valence_std": nan if vs is None else np.asarray(vs, dtype=float),
+                                    "arousal_std": nan if as_ is None else np.asarray(as_, dtype=float)}))
     if not frames:
-        return pd.DataFrame(columns=["source", "model_version", "time", "valence", "arousal"])
+        return pd.DataFrame(columns=["source", "model_version", "time", "valence", "arousal",
+                                     "valence_std", "arousal_std"])
     return pd.concat(frames, ignore_index=True)

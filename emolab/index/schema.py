@@ -115,6 +115,11 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX annotations_song ON annotations (song_id)",
     ],
+    # 2: the uncertainty of predicted curves (NULL for human curves and older predictions)
+    [
+        "ALTER TABLE curves ADD COLUMN valence_std FLOAT[]",
+        "ALTER TABLE curves ADD COLUMN arousal_std FLOAT[]",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -138,8 +138,8 @@ def bulk_load(con, songs: pa.Table, curves: pa.Table | None = None,
         con.execute(f"INSERT INTO songs ({names}) SELECT {names} FROM {table}")
     if curves is not None:
         with registered(con, curves) as table:
-            con.execute("INSERT INTO curves SELECT song_id, source, model_version, t0, hop, "
-                        f"valence, arousal FROM {table}")
+            con.execute("INSERT INTO curves (song_id, source, model_version, t0, hop, valence, arousal) "
+                        f"SELECT song_id, source, model_version, t0, hop, valence, arousal FROM {table}")
     if static is not None:
         with registered(con, static) as table:
             con.execute("INSERT INTO annotations (song_id, annotator, kind, valence, arousal) "

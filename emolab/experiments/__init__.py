@@ -1,0 +1,1 @@
+"""Experiments: what the figures in docs/results come from (nothing here ships)."""
