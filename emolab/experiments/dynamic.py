@@ -160,6 +160,8 @@ class DynamicExperiment:
         from emolab.models.dynamic import model_columns
         from emolab.models.dynamic_training import _cached, _load, _same_length
 
+        if "frames" in song.inputs:
+            return song.inputs["frames"]
         columns = model_columns(self.dynamic._static())
         tag = hashlib.sha1(",".join(columns).encode()).hexdigest()[:8]
         frames = _cached(self.cache_dir, f"frames-{self.dynamic.config.extractor}-{tag}", Path(song.audio_path),
@@ -208,10 +210,15 @@ def _clone_fitted(head: SequenceRegressor, *, epochs: int) -> SequenceRegressor:
     return clone
 
 
-def merge_scores(scores: pd.DataFrame, earlier) -> tuple[pd.DataFrame, list[str]]:
-    """Add the methods of an earlier per-song scores CSV that ``scores`` lacks (same songs only)."""
+def merge_scores(scores: pd.DataFrame, earlier, *, drop=("shipped", "windowed static (")) -> tuple[pd.DataFrame, list[str]]:
+    """Add the methods of an earlier per-song scores CSV that ``scores`` lacks (same songs only).
+
+    Earlier methods whose name starts with one of ``drop`` (rows of models that have since
+    changed) are left out.
+    """
     earlier = pd.read_csv(earlier)
-    extra = earlier[~earlier["method"].isin(scores["method"]) & earlier["song"].isin(scores["song"])]
+    keep = ~earlier["method"].str.startswith(tuple(drop)) if drop else True
+    extra = earlier[keep & ~earlier["method"].isin(scores["method"]) & earlier["song"].isin(scores["song"])]
     return pd.concat([scores, extra], ignore_index=True), list(dict.fromkeys(extra["method"]))
 
 
