@@ -306,6 +306,9 @@ def sketch_overlay(sketch: pd.DataFrame, matches: pd.DataFrame | None = None, *,
                    height: int = 240) -> alt.Chart:
     """The drawn profile (thick) with matched songs' curves (thin) on a 0–1 time axis.
 
+    Values beyond [-1, 1] (z-normalised shapes, see :func:`emolab.search.compared_curves`)
+    get a free axis titled "shape (z-score)".
+
     Parameters
     ----------
     sketch : pd.DataFrame
@@ -314,9 +317,12 @@ def sketch_overlay(sketch: pd.DataFrame, matches: pd.DataFrame | None = None, *,
         Same columns plus ``title``.
     """
     scale = alt.Scale(domain=["valence", "arousal"], range=[VALENCE_COLOR, AROUSAL_COLOR])
+    values = pd.concat([sketch["value"]] + ([] if matches is None else [matches["value"]]))
+    unit = bool(values.abs().max() <= 1.0) if len(values) else True  # else z-normalised shapes
     drawn = alt.Chart(sketch).mark_line(strokeWidth=5, opacity=0.45).encode(
         x=alt.X("position:Q", title="position in the profile", scale=alt.Scale(domain=[0, 1])),
-        y=alt.Y("value:Q", title="emotion", scale=alt.Scale(domain=UNIT_DOMAIN, nice=False)),
+        y=alt.Y("value:Q", title="emotion" if unit else "shape (z-score)",
+                scale=alt.Scale(domain=UNIT_DOMAIN, nice=False) if unit else alt.Scale(zero=False)),
         color=alt.Color("dimension:N", scale=scale, title=None),
         detail="dimension:N",
     )
