@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from emolab import pipeline, worker
+from emolab import ingest, worker
 from emolab.config import DATA_DIR, OPENSMILE_SR
 from emolab.exceptions import EmolabError, ModelError, ParameterError
 
@@ -424,8 +424,8 @@ def build_demo_library(index, *, audio_dir=None, n_pieces: int | None = None,
             if progress is not None:
                 progress(total - n + done, total, f"Analysed {titles.get(name, name)}")
 
-        report = pipeline.ingest(list(metadata), index=index, workers=workers, origin="demo",
-                                 metadata=metadata, progress=ingest_progress)
+        report = ingest.ingest(list(metadata), index=index, workers=workers, origin="demo",
+                               metadata=metadata, progress=ingest_progress, with_librosa=True)
         if progress is not None:
             progress(total, total, "The demo library is ready.")
     finally:

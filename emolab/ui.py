@@ -226,11 +226,9 @@ def song_curves(song_id: int) -> pd.DataFrame:
 def _song_curves(path: str, gen: int, song_id: int) -> pd.DataFrame:
     from emolab.index import emotion
 
-    wide = emotion.get_song_curves(get_index().con, song_id)
+    wide = emotion.get_song_curves(get_index().con, song_id, newest_only=True)
     if wide.empty:
         return pd.DataFrame(columns=["time", "dimension", "value", "source"])
-    newest = wide.groupby("source")["model_version"].transform("max")
-    wide = wide[wide["model_version"] == newest]
     long = wide.melt(id_vars=["time", "source"], value_vars=["valence", "arousal"],
                      var_name="dimension", value_name="value")
     std = wide.melt(id_vars=["time", "source"], value_vars=["valence_std", "arousal_std"],
@@ -367,7 +365,7 @@ def retrain_static(index, *, progress=None, out_dir=None):
     from emolab.config import MODELS_DIR
     from emolab.exceptions import ModelError
     from emolab.index import vectors
-    from emolab.models.static import StaticConfig, StaticEmotionModel, recomputable_columns
+    from emolab.models.static import StaticConfig, StaticEmotionModel, model_columns
 
     con = index.con
     columns = vectors.family_columns(con, "deam74")
@@ -380,7 +378,7 @@ def retrain_static(index, *, progress=None, out_dir=None):
     if keep.sum() < 10:
         raise ModelError(f"Only {int(keep.sum())} songs have both DEAM features and human "
                          "labels; retraining needs at least 10.")
-    use = recomputable_columns(columns)
+    use = model_columns(columns)
     X = X[keep][:, [columns.index(c) for c in use]]
     Y = labels.loc[ids[keep]].to_numpy(dtype=np.float64)
     model = StaticEmotionModel(StaticConfig()).fit(X, Y, use, progress=progress)

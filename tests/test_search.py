@@ -90,8 +90,9 @@ def test_dtw_forgives_a_time_warp_that_euclidean_punishes(index):
     assert euclid.set_index("song_id").distance[step_early] > 0.2
 
 
-def test_coarse_stage_keeps_the_exact_dtw_top_k(index):
-    rng = np.random.default_rng(3)
+def _random_walks(index, seed):
+    """60 random-walk songs and a random-walk query; returns (query v, query a, brute-force DTW)."""
+    rng = np.random.default_rng(seed)
     con = index.con
     curves = {}
     for i in range(60):
@@ -100,7 +101,6 @@ def test_coarse_stage_keeps_the_exact_dtw_top_k(index):
         curves[add(con, f"walk{i}", v, a)] = (v, a)
     qv = np.clip(np.cumsum(rng.normal(0, 0.08, 30)), -1, 1)
     qa = np.clip(np.cumsum(rng.normal(0, 0.08, 30)), -1, 1)
-    result = match_profile(index, qv, qa, k=5, band=0.1, n_candidates=8)
     n = search.SKETCH_LENGTH
     query = np.stack([search._resample(qv, n), search._resample(qa, n)], axis=1)
     brute = {
@@ -108,10 +108,44 @@ def test_coarse_stage_keeps_the_exact_dtw_top_k(index):
                           band=0.1, step_penalty=search.DEFAULT_STEP_PENALTY) / math.sqrt(n)
         for sid, (v, a) in curves.items()
     }
-    expected = sorted(brute, key=lambda s: (brute[s], s))[:5]
-    if result.attrs["exact"]:
-        assert list(result.song_id) == expected
+    return qv, qa, brute
+
+
+@pytest.mark.parametrize("n_candidates", [20, 60])
+def test_coarse_stage_keeps_the_exact_dtw_top_k(index, n_candidates):
+    """With enough candidates (here 20 of 60 suffice for seed 3) the answer is provably exact."""
+    qv, qa, brute = _random_walks(index, seed=3)
+    result = match_profile(index, qv, qa, k=5, band=0.1, n_candidates=n_candidates)
+    assert result.attrs["exact"]
+    assert list(result.song_id) == sorted(brute, key=lambda s: (brute[s], s))[:5]
     np.testing.assert_allclose(result.distance, [brute[s] for s in result.song_id], rtol=1e-4)
+
+
+def test_too_few_candidates_are_reported_as_not_exact(index):
+    """With 5 candidates for k=5 the coarse stage misses a true top-5 song; the flag says so,
+    and the distances shown are still the exact ones."""
+    qv, qa, brute = _random_walks(index, seed=3)
+    result = match_profile(index, qv, qa, k=5, band=0.1, n_candidates=5)
+    assert list(result.song_id) != sorted(brute, key=lambda s: (brute[s], s))[:5]
+    assert not result.attrs["exact"]
+    np.testing.assert_allclose(result.distance, [brute[s] for s in result.song_id], rtol=1e-4)
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_exact_flag_never_lies(tmp_path, seed):
+    """Whenever ``attrs["exact"]`` is set, the top k equals brute-force DTW."""
+    from emolab.index import open_index
+
+    with open_index(tmp_path / "walks.duckdb") as idx:
+        qv, qa, brute = _random_walks(idx, seed)
+        expected = sorted(brute, key=lambda s: (brute[s], s))[:5]
+        flags = []
+        for n_candidates in (5, 8, 20):
+            result = match_profile(idx, qv, qa, k=5, band=0.1, n_candidates=n_candidates)
+            flags.append(result.attrs["exact"])
+            if result.attrs["exact"]:
+                assert list(result.song_id) == expected, n_candidates
+        assert flags[-1]  # 20 candidates of 60 are enough for these seeds
 
 
 def test_new_curves_are_seen_by_the_next_search(shapes):

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "emolab.cli.core",       # ingest, analyze, stats, query, backup, restore
     "emolab.cli.data",       # import-dataset, export, import-annotations
     "emolab.cli.static",     # experiment table1, train-static, predict-features
+    "emolab.cli.features",   # experiment feature-calibration, feature-agreement
     "emolab.cli.dynamic",    # get-pretraining-audio, pretrain-vae, experiment dynamic, train-dynamic
     "emolab.cli.search",     # search-point, search-profile
     "emolab.cli.app",        # demo, project
@@ -39,18 +40,29 @@ def print_mapping(mapping: dict, *, as_json: bool) -> None:
             print(f"{key}: {value}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: Commands whose module is known, so that running one imports only that module (start-up
+#: time: the others import pandas, numba ...). Commands not listed load every module.
+FAST_COMMANDS = {
+    "ingest": "emolab.cli.core", "analyze": "emolab.cli.core", "stats": "emolab.cli.core",
+    "query": "emolab.cli.core", "backup": "emolab.cli.core", "restore": "emolab.cli.core",
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; with ``command`` in :data:`FAST_COMMANDS`, only that command's."""
     parser = argparse.ArgumentParser(prog="emolab", description="EmoLab: perceived emotion in music.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     experiment = sub.add_parser("experiment", help="run a cross-validated experiment")
     experiments = experiment.add_subparsers(dest="experiment", required=True, metavar="NAME")
-    for name in COMMAND_MODULES:
+    modules = [FAST_COMMANDS[command]] if command in FAST_COMMANDS else COMMAND_MODULES
+    for name in modules:
         importlib.import_module(name).register(sub, experiments)
     return parser
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -13,6 +13,7 @@ def register(commands, experiments) -> None:
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     p.add_argument("--no-models", action="store_true", help="store features only, no predictions")
     _time_limit_argument(p)
+    _analysis_arguments(p)
     db_argument(p)
     p.set_defaults(func=cmd_ingest)
 
@@ -20,6 +21,7 @@ def register(commands, experiments) -> None:
     p.add_argument("file")
     p.add_argument("--json", action="store_true", help="print JSON")
     _time_limit_argument(p)
+    _analysis_arguments(p)
     p.set_defaults(func=cmd_analyze)
 
     p = commands.add_parser("stats", help="counts of the index")
@@ -53,6 +55,15 @@ def _time_limit_argument(parser) -> None:
                              f"(default {DEFAULT_TIME_LIMIT:g})")
 
 
+def _analysis_arguments(parser) -> None:
+    parser.add_argument("--extractor", choices=("fast", "opensmile"), default="fast",
+                        help="DEAM features: 'fast' (numpy; the default) or 'opensmile' (the "
+                             "research-licence reference; needs the opensmile package)")
+    parser.add_argument("--librosa", action="store_true",
+                        help="also compute the broad librosa song vector (the Explore page's "
+                             "'broad librosa' raw space; slower)")
+
+
 def _seconds(text: str) -> float:
     import argparse
     import math
@@ -68,11 +79,12 @@ def _seconds(text: str) -> float:
 
 def cmd_ingest(args) -> int:
     from emolab.index import open_index
-    from emolab.pipeline import check_workers, ingest
+    from emolab.ingest import check_workers, ingest
 
     with open_index(args.db) as idx:
         report = ingest(args.paths, index=idx, workers=check_workers(args.workers),
-                        with_models=not args.no_models, time_limit=args.time_limit)
+                        with_models=not args.no_models, time_limit=args.time_limit,
+                        extractor=args.extractor, with_librosa=args.librosa)
     print(report.summary())
     return 1 if report.failed and not (report.added or report.skipped) else 0
 
@@ -81,8 +93,10 @@ def cmd_analyze(args) -> int:
     from emolab import audio
     from emolab.worker import AnalysisWorker
 
-    data = audio.read_bytes(args.file)
-    with AnalysisWorker(time_limit=args.time_limit) as worker:
+    with AnalysisWorker(time_limit=args.time_limit, extractor=args.extractor,
+                        with_librosa=args.librosa) as worker:
+        worker.start()  # the child starts (and loads the models) while this process reads
+        data = audio.read_bytes(args.file)
         analysis = worker.analyse(data, name=args.file)
     summary = analysis.summary()
     if args.json:

@@ -1,1 +1,1 @@
-"""Experiments: what the figures in docs/results come from (nothing here ships)."""
+"""Experiments: cross-validated studies and measurements, kept apart from what ships."""

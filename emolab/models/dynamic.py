@@ -172,15 +172,17 @@ class DynamicEmotionModel:
         self.static_dir = static_dir
 
     # -- prediction -------------------------------------------------------------------------
-    def frames(self, y: np.ndarray, sr: int) -> np.ndarray:
-        """The static model's columns every 0.5 s, shape (n, n_columns)."""
+    def frames(self, y: np.ndarray, sr: int, *, extractor: str | None = None) -> np.ndarray:
+        """The static model's columns every 0.5 s, shape (n, n_columns).
+
+        ``extractor`` overrides the configured one (``"fast"`` or ``"opensmile"``)."""
         from emolab.features.deam_fast import deam_frames
 
         y = np.asarray(y, dtype=np.float32)
         if y.ndim != 1:
             raise ParameterError(f"Expected mono audio of shape (n_samples,), got {y.shape}.")
         _, frames = deam_frames(y, sr, columns=model_columns(self._static()),
-                                extractor=self.config.extractor)
+                                extractor=extractor or self.config.extractor)
         return np.asarray(frames, dtype=np.float64)
 
     def curve_from_frames(self, frames: np.ndarray, *, level=None):
@@ -200,7 +202,7 @@ class DynamicEmotionModel:
             mean = np.clip(mean + (level - mean.mean(axis=0)), -1.0, 1.0)
         return mean, std
 
-    def predict_band(self, y: np.ndarray, sr: int, *, level=None) -> dict:
+    def predict_band(self, y: np.ndarray, sr: int, *, level=None, extractor: str | None = None) -> dict:
         """Valence and arousal every 0.5 s with their uncertainty.
 
         Returns
@@ -211,7 +213,7 @@ class DynamicEmotionModel:
         """
         from emolab.models.sequence import frame_times
 
-        mean, std = self.curve_from_frames(self.frames(y, sr), level=level)
+        mean, std = self.curve_from_frames(self.frames(y, sr, extractor=extractor), level=level)
         return {"times": frame_times(len(mean)), "valence": mean[:, 0], "arousal": mean[:, 1],
                 "valence_std": std[:, 0], "arousal_std": std[:, 1]}
 

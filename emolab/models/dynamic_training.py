@@ -218,7 +218,7 @@ def load_static_model():
 
     try:
         return StaticEmotionModel.load(), None
-    except ModelError as exc:
+    except (ModelError, FileNotFoundError) as exc:  # no model file; a broken import fails loudly
         return None, str(exc) or "the static model is not trained yet"
 
 

@@ -437,7 +437,7 @@ class VaeLstmModel:
 
             try:
                 self.static_model = StaticEmotionModel.load()
-            except ModelError:
+            except (ModelError, FileNotFoundError):
                 self._static_unavailable = True  # no static model file: the unanchored curve
         return self.static_model
 
