@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from emolab.config import ANALYSIS_SR
-from emolab.models.sequence import DynamicEmotionModel
+from emolab.models.dynamic import DynamicEmotionModel
 
 
 def synthetic_song(minutes: float, sr: int = ANALYSIS_SR) -> np.ndarray:

@@ -50,6 +50,10 @@ def load_models(models_dir: str | Path | None = None) -> Models:
     # --- end valence second stage ---
     if models.dynamic is not None and models.static is not None:
         models.dynamic.static_model = models.static  # the static model the curve is made of
+    elif models.dynamic is not None and hasattr(models.dynamic, "config"):
+        # the windowed model is the static model over sliding windows: nothing without it
+        models.dynamic, models.dynamic_error = None, (
+            "The dynamic model needs the static model, which is missing: " + (models.static_error or ""))
     return models
 
 

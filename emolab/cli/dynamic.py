@@ -339,8 +339,9 @@ def _experiment_medley(args) -> int:
 
         methods[f"VAE-LSTM anchored, gain {vae_lstm.anchor_.gain:g} (shipped until Dec 2026)"] = vae_curve
     shipped = DynamicEmotionModel.load(static_model=static)
-    variants = {f"windowed static {w:g} s, smoothed {s:g} s": WindowConfig(w, s, False, args.extractor)
-                for w, s in _grid(args.windows, args.smoothings)}
+    variants = {f"windowed static {w:g} s, smoothed {s:g} s{', anchored' if a else ''}":
+                WindowConfig(w, s, a, args.extractor)
+                for w, s in _grid(args.windows, args.smoothings) for a in (False, True)}
     variants[f"shipped: {shipped.version}"] = shipped.config
     for name, config in variants.items():
         model = DynamicEmotionModel(config, static_model=static)

@@ -131,8 +131,10 @@ class DynamicExperiment:
             fixed["flat line at the song's static level"] = [np.broadcast_to(lv, s.targets.shape)
                                                              for lv, s in zip(levels, songs)]
             for w, sm in self.window_grid:
-                fixed[f"windowed static {w:g} s, smoothed {sm:g} s"] = [
-                    windowed_static_curve(f, static, window_seconds=w, smoothing_seconds=sm) for f in frames]
+                curves = [windowed_static_curve(f, static, window_seconds=w, smoothing_seconds=sm) for f in frames]
+                fixed[f"windowed static {w:g} s, smoothed {sm:g} s"] = curves
+                fixed[f"windowed static {w:g} s, smoothed {sm:g} s, anchored"] = [
+                    np.clip(c + (lv - c.mean(axis=0)), -1, 1) for c, lv in zip(curves, levels)]
             bands = [self.dynamic.curve_from_frames(f, level=lv) for f, lv in zip(frames, levels)]
             fixed[f"shipped: {self.dynamic.version}"] = [b[0] for b in bands]
             self.coverage_ = band_coverage([b[0] for b in bands], [b[1] for b in bands],
