@@ -45,6 +45,10 @@ def test_clips_are_grouped_by_folder_and_medleys_mix_groups(tmp_path):
     for medley in plan:
         groups = [clips[i].group for i in medley]
         assert all(a != b for a, b in zip(groups, groups[1:])) and len(set(medley)) == 3
+    for medley in md.plan_medleys(clips, n=5, parts=2, seed=2, distinct_groups=True):
+        assert len({clips[i].group for i in medley}) == 2
+    with pytest.raises(ParameterError):
+        md.plan_medleys(clips, n=1, parts=3, distinct_groups=True)
     with pytest.raises(DatasetError):
         md.find_clips([tmp_path / "calm"])
 

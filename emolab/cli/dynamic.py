@@ -95,6 +95,7 @@ def register(commands, experiments) -> None:
     p.add_argument("--seconds", type=float, default=20.0, help="length of each part (middle of the clip)")
     p.add_argument("--crossfade", type=float, default=1.0, help="crossfade at each join, seconds")
     p.add_argument("--per-group", type=int, default=None, help="use at most this many clips per group")
+    p.add_argument("--distinct-groups", action="store_true", help="no group twice in a medley")
     p.add_argument("--min-step", type=float, default=0.2,
                    help="score joins whose parts' static predictions differ by at least this")
     p.add_argument("--guard", type=float, default=5.0,
@@ -169,9 +170,10 @@ def train_dynamic(args) -> int:
                           anchored=args.anchored, extractor=args.extractor)
     version = (f"windowed-static-{args.window:g}s-{args.smoothing:g}s{'-anchored' if args.anchored else ''}"
                f"-{datetime.now(timezone.utc):%Y%m%d}")
-    info = {"command": _command(), "static_model_version": str(static.version)}
+    # No static version is recorded: the curve is whichever static model ships beside it.
+    info = {"command": _command()}
     path = DynamicEmotionModel(config, static_model=static, version=version, info=info).save(args.out)
-    print(f"dynamic model written to {path} (version {version}; static model {static.version})")
+    print(f"dynamic model written to {path} (version {version}; checked with static model {static.version})")
     return 0
 
 
@@ -323,7 +325,8 @@ def _experiment_medley(args) -> int:
         return md.frames_cached(y, sr, framer.frames, cache_dir=args.cache, tag=tag)
 
     clips = md.find_clips(args.folders, per_group=args.per_group, seed=args.seed)
-    plan = md.plan_medleys(clips, n=args.medleys, parts=args.parts, seed=args.seed)
+    plan = md.plan_medleys(clips, n=args.medleys, parts=args.parts, seed=args.seed,
+                           distinct_groups=args.distinct_groups)
     medleys = md.make_medleys(clips, plan, static_model=static, frames_of=frames_of, seconds=args.seconds,
                               crossfade_seconds=args.crossfade, splice=not args.no_splice, progress=True)
     flat = {id(m): md.flat_curve(m, static) for m in medleys}

@@ -131,9 +131,10 @@ def build_medley(parts, sr: int, *, crossfade_seconds: float = 1.0, peak: float 
     return y.astype(np.float32), np.asarray(joins)
 
 
-def plan_medleys(clips: list[Clip], *, n: int, parts: int = 2, seed: int = 0) -> list[tuple[int, ...]]:
+def plan_medleys(clips: list[Clip], *, n: int, parts: int = 2, seed: int = 0,
+                 distinct_groups: bool = False) -> list[tuple[int, ...]]:
     """``n`` medleys of ``parts`` clips each, consecutive clips from different groups, no clip
-    twice in a medley (a seeded random choice).
+    twice in a medley (a seeded random choice); with ``distinct_groups`` no group twice.
 
     Returns
     -------
@@ -147,7 +148,10 @@ def plan_medleys(clips: list[Clip], *, n: int, parts: int = 2, seed: int = 0) ->
     for _ in range(n):
         chosen: list[int] = []
         for _ in range(parts):
-            options = [g for g in groups if not chosen or g != clips[chosen[-1]].group]
+            used = {clips[i].group for i in chosen} if distinct_groups else set()
+            options = [g for g in groups if (not chosen or g != clips[chosen[-1]].group) and g not in used]
+            if not options:
+                raise ParameterError(f"{parts} parts from distinct groups need at least {parts} groups.")
             group = options[rng.integers(len(options))]
             pool = [i for i in by_group[group] if i not in chosen]
             chosen.append(int(pool[rng.integers(len(pool))]))
