@@ -127,3 +127,22 @@ def test_curves_of_an_older_index_get_a_creation_time(tmp_path):
         emotion.put_curve(idx.con, 1, source="predicted", model_version="a-new", t0=0.0, hop=0.5,
                           valence=[0.0, 0.0], arousal=[0.0, 0.0])
         assert emotion.latest_model_version(idx.con, "dynamic") == "a-new"
+
+
+def test_bad_curves_are_refused_in_words(index):
+    sid = song(index)
+    with pytest.raises(ParameterError, match="source must be one of human, predicted"):
+        emotion.put_curve(index.con, sid, source="guess", model_version="m", t0=0.0, hop=0.5,
+                          valence=[0.0], arousal=[0.0])
+    with pytest.raises(ParameterError, match="same length .got 2 and 3 points"):
+        emotion.put_curve(index.con, sid, source="human", model_version="m", t0=0.0, hop=0.5,
+                          valence=[0.0, 0.1], arousal=[0.0, 0.1, 0.2])
+
+
+def test_unknown_song_fields_are_refused_in_words(index):
+    with pytest.raises(ParameterError, match="no field composer"):
+        with index.transaction() as con:
+            songs.add_song(con, title="x", origin="ingested", composer="Bach")
+    sid = song(index)
+    with pytest.raises(ParameterError, match="no field tempo"):
+        songs.update_song(index.con, sid, tempo=120)

@@ -92,16 +92,17 @@ def put_curve(con, song_id, *, source, model_version, t0, hop, valence, arousal,
     ``std``: optional ``(valence_std, arousal_std)``, each shape (n,), the curve's uncertainty.
     """
     if source not in SOURCES:
-        raise ValueError(f"source must be one of {SOURCES}")
+        raise ParameterError(f"A curve's source must be one of {', '.join(SOURCES)} (got {source!r}).")
     v = np.asarray(valence, dtype=np.float32).ravel()
     a = np.asarray(arousal, dtype=np.float32).ravel()
     if v.shape != a.shape:
-        raise ValueError("valence and arousal curves must have the same length")
+        raise ParameterError(f"The valence and arousal curves must have the same length "
+                             f"(got {v.size} and {a.size} points).")
     sds = [None, None]
     if std is not None:
         sds = [np.asarray(x, dtype=np.float32).ravel() for x in std]
         if any(x.shape != v.shape for x in sds):
-            raise ValueError("the uncertainty curves must have the length of the curves")
+            raise ParameterError("The uncertainty curves must have as many points as the curves.")
         sds = [x.tolist() for x in sds]
     con.execute(_CURVE_UPSERT,
                 [song_id, source, model_version, float(t0), float(hop), v.tolist(), a.tolist(), *sds])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from emolab.exceptions import ParameterError
 from emolab.index.emotion import newest_first
 
 SONG_COLUMNS = (
@@ -16,7 +17,8 @@ def add_song(con, **fields) -> int:
     """Insert a song and return its ``song_id``. ``con`` is a cursor inside a transaction."""
     unknown = set(fields) - set(SONG_COLUMNS)
     if unknown:
-        raise TypeError(f"unknown song fields: {sorted(unknown)}")
+        raise ParameterError(f"A song has no field {', '.join(sorted(unknown))}; "
+                             f"its fields are {', '.join(SONG_COLUMNS)}.")
     names = list(fields)
     placeholders = ", ".join("?" for _ in names)
     row = con.execute(
@@ -30,7 +32,8 @@ def update_song(con, song_id: int, **fields) -> None:
     """Set some columns of one song."""
     unknown = set(fields) - set(SONG_COLUMNS)
     if unknown:
-        raise TypeError(f"unknown song fields: {sorted(unknown)}")
+        raise ParameterError(f"A song has no field {', '.join(sorted(unknown))}; "
+                             f"its fields are {', '.join(SONG_COLUMNS)}.")
     if not fields:
         return
     assignments = ", ".join(f"{n} = ?" for n in fields)
