@@ -8,7 +8,7 @@ from emolab.exceptions import EmolabError
 st.title("Analyse")
 index = ui.get_index()
 TRAIN_STATIC = "`python -m emolab train-static --features …` (see the Models page)"
-TRAIN_DYNAMIC = "`python -m emolab train-dynamic --dataset emomusic …` (see the Models page)"
+TRAIN_DYNAMIC = "`python -m emolab train-dynamic` (see the Models page)"
 
 
 def show_emotion(*, static, human, curves: pd.DataFrame, wave, audio_source, key: str):
