@@ -13,7 +13,7 @@ index = ui.get_index()
 RESULTS_DIR = PROJECT_ROOT / "docs" / "results"
 HOW = {
     "static": "`python -m emolab train-static --features DEAM_FEATURES_WITH_LABELS.csv` (fits the TNN + SVR model on DEAM's features)",
-    "dynamic": "`python -m emolab train-dynamic --dataset emomusic PATH` (trains the VAE-LSTM on human curves)",
+    "dynamic": "`python -m emolab train-dynamic` (the static model over sliding windows; needs the static model)",
 }
 
 
