@@ -32,7 +32,7 @@ def load_models(models_dir: str | Path | None = None) -> Models:
     models = Models()
     # Only "no usable model file" (ModelError, FileNotFoundError) means "not trained yet";
     # anything else (a broken import, a bug) must fail loudly, not look like a missing model.
-    from emolab.models.sequence import DynamicEmotionModel
+    from emolab.models.dynamic import DynamicEmotionModel
     from emolab.models.static import StaticEmotionModel
 
     try:
@@ -49,7 +49,11 @@ def load_models(models_dir: str | Path | None = None) -> Models:
         models.valence, models.valence_error = load_for(models.static, models_dir / "valence")
     # --- end valence second stage ---
     if models.dynamic is not None and models.static is not None:
-        models.dynamic.static_model = models.static  # anchor curves on the matching static model
+        models.dynamic.static_model = models.static  # the static model the curve is made of
+    elif models.dynamic is not None and hasattr(models.dynamic, "config"):
+        # the windowed model is the static model over sliding windows: nothing without it
+        models.dynamic, models.dynamic_error = None, (
+            "The dynamic model needs the static model, which is missing: " + (models.static_error or ""))
     return models
 
 
@@ -85,7 +89,7 @@ def predict_static(y: np.ndarray, sr: int, *, model, deam_vector: np.ndarray | N
     # --- valence second stage (4Q, emolab.models.valence): bounded correction of the DEAM rating ---
     stage = getattr(model, "valence_stage", None)
     if stage is not None:
-        mean[0, 0], mean[0, 1] = stage.correct(mean[0, 0], mean[0, 1], stage.extra_vector(y, sr, deam_vector=deam_vector))
+        mean[0, 0], mean[0, 1] = stage.correct(mean[0, 0], mean[0, 1], stage.extra_vector(y, sr))
     # --- end valence second stage ---
     return {"valence": float(mean[0, 0]), "arousal": float(mean[0, 1]),
             "valence_std": float(std[0, 0]), "arousal_std": float(std[0, 1])}
@@ -108,6 +112,25 @@ def predict_dynamic(y: np.ndarray, sr: int, *, model, level=None):
         On [-1, 1].
     """
     if model is None:
-        raise ModelError("No dynamic model is available. Train it with: python -m emolab train-dynamic")
+        raise ModelError("No dynamic model is available. Build it with: python -m emolab train-dynamic")
     times, valence, arousal = model.predict_curve(y, sr, level=level)
     return np.asarray(times), np.asarray(valence), np.asarray(arousal)
+
+
+def predict_dynamic_band(y: np.ndarray, sr: int, *, model, level=None, extractor=None) -> dict:
+    """Valence and arousal every 0.5 s, with their uncertainty where the model gives one.
+
+    ``extractor`` (``"fast"`` or ``"opensmile"``) overrides the frame feature extractor of a
+    windowed model (the analysis's own choice); the VAE-LSTM reads log-mel patches and ignores it.
+
+    Returns
+    -------
+    dict
+        ``times``, ``valence``, ``arousal`` (each shape (n,)) and, for the shipped windowed
+        model, ``valence_std`` and ``arousal_std``: the static model's uncertainty for the
+        music around each point (see the model card for what it covers).
+    """
+    if model is None:
+        raise ModelError("No dynamic model is available. Build it with: python -m emolab train-dynamic")
+    kwargs = {"extractor": extractor} if extractor is not None and hasattr(model, "config") else {}
+    return {k: np.asarray(v) for k, v in model.predict_band(y, sr, level=level, **kwargs).items()}

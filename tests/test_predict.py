@@ -15,7 +15,7 @@ def test_missing_model_folders_mean_not_trained(tmp_path):
     assert "train-dynamic" in models.dynamic_error
 
 
-@pytest.mark.parametrize("module", ["emolab.models.static", "emolab.models.sequence"])
+@pytest.mark.parametrize("module", ["emolab.models.static", "emolab.models.dynamic"])
 def test_a_broken_import_fails_loudly(tmp_path, monkeypatch, module):
     """A broken model module must not look like a model that is not trained yet."""
     monkeypatch.setitem(sys.modules, module, None)  # the next `import module` raises ImportError
