@@ -168,14 +168,16 @@ def analyse(
         y22 = audio.resample(clip.y, orig_sr=clip.sr, target_sr=ANALYSIS_SR)
         result.librosa = np.asarray(spectral.song_vector(y22, ANALYSIS_SR)[0], dtype=np.float32)
     if models is not None and models.static is not None:
-        result.static = predict.predict_static(clip.y, clip.sr, model=models.static,
-                                               deam_vector=result.deam74)
+        static = predict.predict_static(clip.y, clip.sr, model=models.static, deam_vector=result.deam74)
+        result.static = {k: v for k, v in static.items() if k != "valence_deam"}
         result.model_versions["static"] = _version(models, "static")
     if wants_dynamic:
         level = None if result.static is None else (result.static["valence"], result.static["arousal"])
         band = predict.predict_dynamic_band(clip.y, clip.sr, model=models.dynamic, level=level,
                                             extractor=extractor)
-        result.dynamic = (band["times"], band["valence"], band["arousal"])
+        # the curve's level follows the song's 4Q-corrected static valence (see shift_to_static)
+        valence = band["valence"] if result.static is None else predict.shift_to_static(band["valence"], static)
+        result.dynamic = (band["times"], valence, band["arousal"])
         if "valence_std" in band:
             result.dynamic_std = (band["valence_std"], band["arousal_std"])
         result.model_versions["dynamic"] = _version(models, "dynamic")
