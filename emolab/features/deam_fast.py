@@ -180,39 +180,57 @@ def fast_llds(y: np.ndarray, sr: int) -> dict:
         Keys are DEAM contour names without ``[k]`` (``pcm_fftMag_mfcc_sma`` holds 14 columns).
     """
     y = np.clip(mono_at_rate(y, sr, target_sr=_SR, min_seconds=WINDOW_SECONDS), -1.0, 32767 / 32768)
-    y = y.astype(np.float64)
+    # openSMILE's Python front end hands the C library 16-bit samples, truncated toward 0
+    # (x * 32768 cast to int16): quiet passages become exact zeros there, so here too.
+    y = np.trunc(y.astype(np.float64) * 32768.0) / 32768.0
     n = max(1, (y.size - _FRAME60) // _STEP + 1)
     if y.size < _FRAME60:
         y = np.pad(y, (0, _FRAME60 - y.size))
     t = _tables()
-    x20 = _frames(y, _FRAME20, n)
-    rms = np.sqrt(np.mean(x20 ** 2, axis=1))
-    spec = np.fft.rfft(x20 * np.hamming(_FRAME20), n=_NFFT, axis=1)[:, 1:]
-    mag = np.abs(spec)
-    power = mag ** 2
+    starts = np.arange(n) * _STEP
+    # RMS energy of the unwindowed 20 ms frames, from running sums (no frame matrix).
+    c2 = np.concatenate([[0.0], np.cumsum(y * y)])
+    rms = np.sqrt(np.maximum(c2[starts + _FRAME20] - c2[starts], 0.0) / _FRAME20)
+    # cMZcr on the 60 ms frames: a crossing at i when x[i-1] x[i] < 0, or x[i] == 0
+    # between samples of opposite sign (or zeros), for i = 1 .. N-2 of the frame; / N.
+    crossing = ((y[:-2] * y[2:] <= 0) & (y[1:-1] == 0)) | (y[:-2] * y[1:-1] < 0)
+    cz = np.concatenate([[0], np.cumsum(crossing)])   # cz[i] = crossings at samples 1 .. i
+    zcr = (cz[starts + _FRAME60 - 2] - cz[starts]) / _FRAME60
+    spec = np.fft.rfft(_frames(y, _FRAME20, n) * np.hamming(_FRAME20), n=_NFFT, axis=1)[:, 1:]
+    mag = np.abs(spec).astype(np.float64)
+    del spec
+    power = mag * mag
     total = power.sum(axis=1)
     safe = np.where(total > 0, total, 1.0)
     f = t["freqs"]
-    centroid = power @ f / safe
-    dev = f[None, :] - centroid[:, None]
-    m2 = np.einsum("ij,ij->i", dev ** 2, power)
-    variance = m2 / safe
-    sd = np.sqrt(np.maximum(variance, 1e-30))
-    skew = np.where(variance > 0, np.einsum("ij,ij->i", dev ** 3, power) / (safe * sd ** 3), 0.0)
-    kurt = np.where(variance > 0, np.einsum("ij,ij->i", dev ** 4, power) / (safe * variance ** 2), 0.0)
+    # Spectral moments from raw power moments (frequencies in kHz keep the powers small).
+    fk = f / 1000.0
+    raw = power @ np.stack([fk, fk ** 2, fk ** 3, fk ** 4], axis=1) / safe[:, None]
+    u = raw[:, 0]
+    m2 = np.maximum(raw[:, 1] - u ** 2, 0.0)
+    m3 = raw[:, 2] - 3 * u * raw[:, 1] + 2 * u ** 3
+    m4 = raw[:, 3] - 4 * u * raw[:, 2] + 6 * u ** 2 * raw[:, 1] - 3 * u ** 4
+    centroid = 1000.0 * u
+    variance = 1e6 * m2
+    positive = m2 > 1e-12
+    skew = np.where(positive, m3 / np.sqrt(np.where(positive, m2, 1.0)) ** 3, 0.0)
+    kurt = np.where(positive, m4 / np.where(positive, m2, 1.0) ** 2, 0.0)
     nb = f.size
     slope = (nb * (power @ f) - f.sum() * total) / (nb * (f ** 2).sum() - f.sum() ** 2) * (nb - 1)
-    p = np.maximum(power, 1e-20) / np.maximum(total, 1e-20)[:, None]
-    entropy = -(p * np.log2(p)).sum(axis=1)
+    # smileStat_entropy: values floored at 1e-7, divided by the (floored) unfloored sum.
+    p = np.maximum(power, 1e-7)
+    p /= np.maximum(total, 1e-7)[:, None]
+    entropy = -np.einsum("ij,ij->i", p, np.log2(p))
+    del p
     flux = np.zeros(n)
-    flux[1:] = np.sqrt(np.mean(np.diff(mag, axis=0) ** 2, axis=1))
+    if n > 1:
+        d = mag[1:] - mag[:-1]
+        flux[1:] = np.sqrt(np.einsum("ij,ij->i", d, d) / nb)
+        del d
     sharp = 0.11 * (power @ t["sharp"]) / safe
     mel = power @ t["mel"]
     audspec = (np.maximum(mel, 0.0) * t["eql"]) ** 0.33
     mfcc = np.log(np.maximum(mel * 32768.0 ** 2, 1.0)) @ t["dct"]
-    x60 = _frames(y, _FRAME60, n)
-    sign = np.signbit(x60)
-    zcr = (sign[:, :-2] != sign[:, 1:-1]).sum(axis=1) / _FRAME60
     smooth = {
         "pcm_RMSenergy_sma": rms, "pcm_zcr_sma": zcr,
         "audspec_lengthL1norm_sma": audspec.sum(axis=1),
