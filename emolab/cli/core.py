@@ -84,7 +84,7 @@ def cmd_ingest(args) -> int:
     with open_index(args.db) as idx:
         report = ingest(args.paths, index=idx, workers=check_workers(args.workers),
                         with_models=not args.no_models, time_limit=args.time_limit,
-                        extractor=args.extractor, with_librosa=args.librosa)
+                        extractor=args.extractor, with_librosa=args.librosa, nice=0)
     print(report.summary())
     return 1 if report.failed and not (report.added or report.skipped) else 0
 
@@ -94,7 +94,7 @@ def cmd_analyze(args) -> int:
     from emolab.worker import AnalysisWorker
 
     with AnalysisWorker(time_limit=args.time_limit, extractor=args.extractor,
-                        with_librosa=args.librosa) as worker:
+                        with_librosa=args.librosa, nice=0) as worker:
         worker.start()  # the child starts (and loads the models) while this process reads
         data = audio.read_bytes(args.file)
         analysis = worker.analyse(data, name=args.file)
