@@ -22,24 +22,32 @@ class Models:
     dynamic: object | None = None
     static_error: str | None = None
     dynamic_error: str | None = None
+    valence: object | None = None  # 4Q second stage (emolab.models.valence), applied through `static`
+    valence_error: str | None = None
 
 
 def load_models(models_dir: str | Path | None = None) -> Models:
     """Load the static and dynamic models from ``models_dir`` (default ``data/models``)."""
     models_dir = Path(models_dir or MODELS_DIR)
     models = Models()
-    try:
-        from emolab.models.static import StaticEmotionModel
+    # Only "no usable model file" (ModelError, FileNotFoundError) means "not trained yet";
+    # anything else (a broken import, a bug) must fail loudly, not look like a missing model.
+    from emolab.models.sequence import DynamicEmotionModel
+    from emolab.models.static import StaticEmotionModel
 
+    try:
         models.static = StaticEmotionModel.load(models_dir / "static")
-    except (ModelError, ImportError, AttributeError, FileNotFoundError) as exc:
+    except (ModelError, FileNotFoundError) as exc:
         models.static_error = str(exc) or "The static model is not trained yet."
     try:
-        from emolab.models.sequence import DynamicEmotionModel
-
         models.dynamic = DynamicEmotionModel.load(models_dir / "dynamic")
-    except (ModelError, ImportError, AttributeError, FileNotFoundError) as exc:
+    except (ModelError, FileNotFoundError) as exc:
         models.dynamic_error = str(exc) or "The dynamic model is not trained yet."
+    # --- valence second stage (4Q, emolab.models.valence): rides on the static model it was fitted on ---
+    if models.static is not None:
+        from emolab.models.valence import load_for
+        models.valence, models.valence_error = load_for(models.static, models_dir / "valence")
+    # --- end valence second stage ---
     if models.dynamic is not None and models.static is not None:
         models.dynamic.static_model = models.static  # anchor curves on the matching static model
     return models
@@ -74,6 +82,11 @@ def predict_static(y: np.ndarray, sr: int, *, model, deam_vector: np.ndarray | N
         columns = list(deam.DEAM74_COLUMNS)
         x = np.asarray(deam_vector, dtype=np.float64)[[columns.index(c) for c in model.feature_columns]]
     mean, std = model.predict(x[None, :])
+    # --- valence second stage (4Q, emolab.models.valence): bounded correction of the DEAM rating ---
+    stage = getattr(model, "valence_stage", None)
+    if stage is not None:
+        mean[0, 0], mean[0, 1] = stage.correct(mean[0, 0], mean[0, 1], stage.extra_vector(y, sr, deam_vector=deam_vector))
+    # --- end valence second stage ---
     return {"valence": float(mean[0, 0]), "arousal": float(mean[0, 1]),
             "valence_std": float(std[0, 0]), "arousal_std": float(std[0, 1])}
 

@@ -247,11 +247,7 @@ def load_static_model(path=None):
     """
     from emolab.config import MODELS_DIR
 
-    try:
-        from emolab.models.static import StaticEmotionModel
-    except ImportError as exc:
-        raise ModelError("The static emotion model is not available in this installation; "
-                         "train it with: python -m emolab train-static") from exc
+    from emolab.models.static import StaticEmotionModel
     path = Path(path or MODELS_DIR / "static")
     card = path / "model.json"
     stamp = (str(path), card.stat().st_mtime_ns if card.exists() else None)

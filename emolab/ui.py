@@ -226,11 +226,9 @@ def song_curves(song_id: int) -> pd.DataFrame:
 def _song_curves(path: str, gen: int, song_id: int) -> pd.DataFrame:
     from emolab.index import emotion
 
-    wide = emotion.get_song_curves(get_index().con, song_id)
+    wide = emotion.get_song_curves(get_index().con, song_id, newest_only=True)
     if wide.empty:
         return pd.DataFrame(columns=["time", "dimension", "value", "source"])
-    newest = wide.groupby("source")["model_version"].transform("max")
-    wide = wide[wide["model_version"] == newest]
     return wide.melt(id_vars=["time", "source"], value_vars=["valence", "arousal"],
                      var_name="dimension", value_name="value")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 from emolab.config import default_db_path
-from emolab.exceptions import ConflictError, IndexError_
+from emolab.exceptions import ConflictError, SongIndexError
 from emolab.index.schema import migrate
 
 
@@ -40,18 +40,18 @@ class Index:
 
     def _open(self):
         if self.read_only and not self.path.exists():
-            raise IndexError_(f"There is no song index at '{self.path}' yet.")
+            raise SongIndexError(f"There is no song index at '{self.path}' yet.")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             con = duckdb.connect(str(self.path), read_only=self.read_only)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():  # "Could not set lock on file ...": another process has it
-                raise IndexError_(
+                raise SongIndexError(
                     f"The song index '{self.path}' is in use by another program (the EmoLab app "
                     "or another emolab command): DuckDB allows one writer at a time. Nothing was "
                     "changed; close that program or wait until it has finished, then try again."
                 ) from exc
-            raise IndexError_(
+            raise SongIndexError(
                 f"The song index '{self.path}' could not be opened: it is not a DuckDB file "
                 f"or it cannot be read ({exc})."
             ) from exc

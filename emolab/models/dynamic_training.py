@@ -423,11 +423,11 @@ def report_markdown(summary: pd.DataFrame, *, command: str, songs: list[str], no
 
 def load_static_model():
     """The shipped static model, or ``None`` (with the reason) when it is not available."""
-    try:
-        from emolab.models.static import StaticEmotionModel
+    from emolab.models.static import StaticEmotionModel
 
+    try:
         return StaticEmotionModel.load(), None
-    except (ModelError, ImportError, AttributeError, FileNotFoundError) as exc:
+    except (ModelError, FileNotFoundError) as exc:  # no model file; a broken import fails loudly
         return None, str(exc) or "the static model is not trained yet"
 
 

@@ -490,12 +490,12 @@ class DynamicEmotionModel:
 
     def _static(self):
         if self.static_model is None and not getattr(self, "_static_unavailable", False):
-            try:
-                from emolab.models.static import StaticEmotionModel
+            from emolab.models.static import StaticEmotionModel
 
+            try:
                 self.static_model = StaticEmotionModel.load()
-            except (ModelError, ImportError, AttributeError, FileNotFoundError):
-                self._static_unavailable = True  # fall back to the unanchored curve
+            except (ModelError, FileNotFoundError):  # no static model file: the curve stays unanchored
+                self._static_unavailable = True
         return self.static_model
 
     def save(self, path) -> Path:
