@@ -169,14 +169,18 @@ class AnalysisWorker:
             raise payload
         return payload
 
-    def close(self) -> None:
+    def close(self, *, grace: float = 5.0) -> None:
+        """Stop the child: it is asked to exit and killed after ``grace`` seconds."""
         with self._lock:
-            if self._conn is not None:
-                try:
-                    self._conn.send(None)
-                except OSError:
-                    pass
-            self._stop(grace=5.0)
+            self._ask_to_exit()
+            self._stop(grace=grace)
+
+    def _ask_to_exit(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.send(None)
+            except OSError:
+                pass
 
     def __enter__(self):
         return self
@@ -314,6 +318,9 @@ class WorkerPool:
         return self
 
     def __exit__(self, *exc):
+        for worker in self._all:  # all children shut down at once, not one after the other
+            with worker._lock:
+                worker._ask_to_exit()
         for worker in self._all:
             worker.close()
 

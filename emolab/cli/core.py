@@ -98,6 +98,7 @@ def cmd_analyze(args) -> int:
         worker.start()  # the child starts (and loads the models) while this process reads
         data = audio.read_bytes(args.file)
         analysis = worker.analyse(data, name=args.file)
+        worker.close(grace=0.0)  # nothing left to do in the child: no need to wait for its exit
     summary = analysis.summary()
     if args.json:
         print(json.dumps(summary))
