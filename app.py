@@ -7,6 +7,7 @@ st.set_page_config(page_title="EmoLab", page_icon=":material/music_note:", layou
 
 PAGES = [
     st.Page("pages/library.py", title="Library", icon=":material/library_music:", default=True),
+    st.Page("pages/import_folder.py", title="Import a folder", icon=":material/drive_folder_upload:"),
     st.Page("pages/analyse.py", title="Analyse", icon=":material/graphic_eq:"),
     st.Page("pages/explore.py", title="Explore spaces", icon=":material/scatter_plot:"),
     st.Page("pages/search.py", title="Search by emotion", icon=":material/ads_click:"),

@@ -51,3 +51,7 @@ class DatasetError(EmolabError):
 
 class AnalysisTimeoutError(AudioError):
     """Decoding or analysing a recording took longer than the time limit and was stopped."""
+
+
+class IndexInUseError(SongIndexError):
+    """Another program (the app, another emolab command) holds the song index for writing."""

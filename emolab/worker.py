@@ -307,6 +307,7 @@ class WorkerPool:
         self.options = options
         self._idle: Queue | None = None
         self._all: list[AnalysisWorker] = []
+        self._threads: ThreadPoolExecutor | None = None
 
     def __enter__(self):
         self._all = [AnalysisWorker(**self.options) for _ in range(self.workers)]
@@ -318,6 +319,8 @@ class WorkerPool:
         return self
 
     def __exit__(self, *exc):
+        if self._threads is not None:  # left early (a cancelled import): start no other file
+            self._threads.shutdown(wait=False, cancel_futures=True)
         for worker in self._all:  # all children shut down at once, not one after the other
             with worker._lock:
                 worker._ask_to_exit()
@@ -326,10 +329,13 @@ class WorkerPool:
 
     def analyse_all(self, paths: Iterable) -> Iterator[tuple[str, object, str | None]]:
         """Yield ``(path, analysis, None)`` or ``(path, None, reason)`` as files finish."""
-        with ThreadPoolExecutor(self.workers) as threads:
+        threads = self._threads = ThreadPoolExecutor(self.workers)
+        try:
             futures = [threads.submit(self._one, str(p)) for p in paths]
             for future in as_completed(futures):
                 yield future.result()
+        finally:  # a caller that stops early (a cancelled import) does not wait for the rest
+            threads.shutdown(wait=True, cancel_futures=True)
 
     def _one(self, path: str):
         worker = self._idle.get()

@@ -8,9 +8,11 @@ stderr and exit code 1 (2 for wrong arguments).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import sys
+import time
 
 from emolab.exceptions import EmolabError
 
@@ -29,6 +31,23 @@ def db_argument(parser: argparse.ArgumentParser) -> None:
     """Add the ``--db PATH`` option every command takes."""
     parser.add_argument("--db", default=None,
                         help="song index file (default: $EMOLAB_DB or data/emolab.duckdb)")
+
+
+@contextlib.contextmanager
+def reading(db):
+    """The index at ``db`` opened for reading, even while the app holds it.
+
+    While another program holds the index, a snapshot is read (see
+    :func:`emolab.index.open_for_reading`) and one line on stderr says so.
+    """
+    from emolab.index import open_for_reading
+
+    with open_for_reading(db) as index:
+        if index.snapshot_of is not None:
+            taken = time.strftime("%H:%M:%S", time.localtime(index.snapshot_time))
+            print(f"emolab: the index is open in another program (the app?); read a snapshot "
+                  f"taken at {taken}.", file=sys.stderr)
+        yield index
 
 
 def print_mapping(mapping: dict, *, as_json: bool) -> None:
