@@ -182,15 +182,21 @@ def prediction_plane(static: dict | None, human: dict | None = None, *,
     return va_plane(*layers, height=height)
 
 
-def curves_long(times, valence, arousal, *, source: str = "predicted") -> pd.DataFrame:
-    """Long-format curves: columns time, dimension, value, source."""
+def curves_long(times, valence, arousal, *, source: str = "predicted", std=None) -> pd.DataFrame:
+    """Long-format curves: columns time, dimension, value, source (and ``std``).
+
+    ``std``: optional ``(valence_std, arousal_std)``, each shape (n,): the uncertainty that
+    :func:`emotion_curves` draws as a band of ± 1 std.
+    """
     times = np.asarray(times, dtype=float)
-    return pd.concat([
-        pd.DataFrame({"time": times, "dimension": "valence", "value": np.asarray(valence, float),
-                      "source": source}),
-        pd.DataFrame({"time": times, "dimension": "arousal", "value": np.asarray(arousal, float),
-                      "source": source}),
-    ], ignore_index=True)
+    parts = []
+    for j, (dim, value) in enumerate((("valence", valence), ("arousal", arousal))):
+        part = pd.DataFrame({"time": times, "dimension": dim, "value": np.asarray(value, float),
+                             "source": source})
+        if std is not None:
+            part["std"] = np.asarray(std[j], float)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
 
 
 def emotion_curves(curves: pd.DataFrame, *, height: int = 220, clickable: bool = True,
@@ -225,7 +231,7 @@ def emotion_curves(curves: pd.DataFrame, *, height: int = 220, clickable: bool =
                                                   range=[dashes[s] for s in sources] or [[1, 0]])),
     )
     zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#bdbdbd").encode(y="zero:Q")
-    layers = [zero, lines]
+    layers = [zero, *uncertainty_band(curves, x=x), lines]
     if clickable:
         pick = alt.selection_point(name=TIME_SELECTION, fields=["time"], nearest=True,
                                    on="click", empty=False)
@@ -237,6 +243,24 @@ def emotion_curves(curves: pd.DataFrame, *, height: int = 220, clickable: bool =
         brush = alt.selection_interval(name=SPAN_SELECTION, encodings=["x"])
         layers.append(alt.Chart(curves).mark_line(opacity=0).encode(x=x, y=y).add_params(brush))
     return canvas(alt.layer(*layers).properties(height=height, width=width))
+
+
+def uncertainty_band(curves: pd.DataFrame, *, x) -> list:
+    """The ± 1 std band around each curve with a finite ``std`` column (none without one)."""
+    if "std" not in curves:
+        return []
+    band = curves[np.isfinite(curves["std"].astype(float))]
+    if band.empty:
+        return []
+    band = band.assign(low=(band["value"] - band["std"]).clip(-1, 1),
+                       high=(band["value"] + band["std"]).clip(-1, 1))
+    return [alt.Chart(band).mark_area(opacity=0.18).encode(
+        x=x, y=alt.Y("low:Q", title="emotion", scale=alt.Scale(domain=UNIT_DOMAIN, nice=False)), y2="high:Q",
+        color=alt.Color("dimension:N", legend=None,
+                        scale=alt.Scale(domain=["valence", "arousal"], range=[VALENCE_COLOR, AROUSAL_COLOR])),
+        detail="source:N",
+        tooltip=[alt.Tooltip("time:Q", format=".1f"), "dimension:N",
+                 alt.Tooltip("std:Q", title="uncertainty (± 1 std)", format=".2f")])]
 
 
 def waveform(y: np.ndarray, sr: int, *, points: int = 800, height: int = 90,
@@ -282,6 +306,9 @@ def sketch_overlay(sketch: pd.DataFrame, matches: pd.DataFrame | None = None, *,
                    height: int = 240) -> alt.Chart:
     """The drawn profile (thick) with matched songs' curves (thin) on a 0–1 time axis.
 
+    Values beyond [-1, 1] (z-normalised shapes, see :func:`emolab.search.compared_curves`)
+    get a free axis titled "shape (z-score)".
+
     Parameters
     ----------
     sketch : pd.DataFrame
@@ -290,9 +317,12 @@ def sketch_overlay(sketch: pd.DataFrame, matches: pd.DataFrame | None = None, *,
         Same columns plus ``title``.
     """
     scale = alt.Scale(domain=["valence", "arousal"], range=[VALENCE_COLOR, AROUSAL_COLOR])
+    values = pd.concat([sketch["value"]] + ([] if matches is None else [matches["value"]]))
+    unit = bool(values.abs().max() <= 1.0) if len(values) else True  # else z-normalised shapes
     drawn = alt.Chart(sketch).mark_line(strokeWidth=5, opacity=0.45).encode(
         x=alt.X("position:Q", title="position in the profile", scale=alt.Scale(domain=[0, 1])),
-        y=alt.Y("value:Q", title="emotion", scale=alt.Scale(domain=UNIT_DOMAIN, nice=False)),
+        y=alt.Y("value:Q", title="emotion" if unit else "shape (z-score)",
+                scale=alt.Scale(domain=UNIT_DOMAIN, nice=False) if unit else alt.Scale(zero=False)),
         color=alt.Color("dimension:N", scale=scale, title=None),
         detail="dimension:N",
     )

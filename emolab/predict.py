@@ -32,7 +32,7 @@ def load_models(models_dir: str | Path | None = None) -> Models:
     models = Models()
     # Only "no usable model file" (ModelError, FileNotFoundError) means "not trained yet";
     # anything else (a broken import, a bug) must fail loudly, not look like a missing model.
-    from emolab.models.sequence import DynamicEmotionModel
+    from emolab.models.dynamic import DynamicEmotionModel
     from emolab.models.static import StaticEmotionModel
 
     try:
@@ -49,7 +49,11 @@ def load_models(models_dir: str | Path | None = None) -> Models:
         models.valence, models.valence_error = load_for(models.static, models_dir / "valence")
     # --- end valence second stage ---
     if models.dynamic is not None and models.static is not None:
-        models.dynamic.static_model = models.static  # anchor curves on the matching static model
+        models.dynamic.static_model = models.static  # the static model the curve is made of
+    elif models.dynamic is not None and hasattr(models.dynamic, "config"):
+        # the windowed model is the static model over sliding windows: nothing without it
+        models.dynamic, models.dynamic_error = None, (
+            "The dynamic model needs the static model, which is missing: " + (models.static_error or ""))
     return models
 
 
@@ -70,7 +74,10 @@ def predict_static(y: np.ndarray, sr: int, *, model, deam_vector: np.ndarray | N
     Returns
     -------
     dict
-        ``valence``, ``arousal``, ``valence_std``, ``arousal_std`` on [-1, 1].
+        ``valence``, ``arousal``, ``valence_std``, ``arousal_std`` on [-1, 1], and
+        ``valence_deam``: the static model's valence before the 4Q valence stage (equal to
+        ``valence`` when no stage is attached). :func:`shift_to_static` uses it to move a
+        curve's valence by the same song-level correction.
     """
     if model is None:
         raise ModelError("No static model is available. Train it with: python -m emolab train-static")
@@ -82,13 +89,38 @@ def predict_static(y: np.ndarray, sr: int, *, model, deam_vector: np.ndarray | N
         columns = list(deam.DEAM74_COLUMNS)
         x = np.asarray(deam_vector, dtype=np.float64)[[columns.index(c) for c in model.feature_columns]]
     mean, std = model.predict(x[None, :])
+    valence_deam = float(mean[0, 0])
     # --- valence second stage (4Q, emolab.models.valence): bounded correction of the DEAM rating ---
     stage = getattr(model, "valence_stage", None)
     if stage is not None:
-        mean[0, 0], mean[0, 1] = stage.correct(mean[0, 0], mean[0, 1], stage.extra_vector(y, sr, deam_vector=deam_vector))
+        mean[0, 0], mean[0, 1] = stage.correct(mean[0, 0], mean[0, 1], stage.extra_vector(y, sr))
     # --- end valence second stage ---
     return {"valence": float(mean[0, 0]), "arousal": float(mean[0, 1]),
-            "valence_std": float(std[0, 0]), "arousal_std": float(std[0, 1])}
+            "valence_std": float(std[0, 0]), "arousal_std": float(std[0, 1]),
+            "valence_deam": valence_deam}
+
+
+def shift_to_static(valence_curve: np.ndarray, static: dict) -> np.ndarray:
+    """Move a valence curve by the song-level 4Q correction of its static prediction.
+
+    The dynamic model applies the DEAM static model to windows of the song; the 4Q valence
+    stage corrects the whole song's valence (it reads harmony and mode over the whole
+    recording). Shifting the curve by the same amount keeps the curve's level where the
+    song's static point is, while its moves stay those of the windows.
+
+    Parameters
+    ----------
+    valence_curve : np.ndarray, shape (n,)
+    static : dict
+        :func:`predict_static`'s result (with its ``valence_deam``).
+
+    Returns
+    -------
+    np.ndarray, shape (n,)
+        On [-1, 1].
+    """
+    shift = static["valence"] - static.get("valence_deam", static["valence"])
+    return np.clip(np.asarray(valence_curve, dtype=np.float64) + shift, -1.0, 1.0)
 
 
 def predict_dynamic(y: np.ndarray, sr: int, *, model, level=None):
@@ -108,6 +140,25 @@ def predict_dynamic(y: np.ndarray, sr: int, *, model, level=None):
         On [-1, 1].
     """
     if model is None:
-        raise ModelError("No dynamic model is available. Train it with: python -m emolab train-dynamic")
+        raise ModelError("No dynamic model is available. Build it with: python -m emolab train-dynamic")
     times, valence, arousal = model.predict_curve(y, sr, level=level)
     return np.asarray(times), np.asarray(valence), np.asarray(arousal)
+
+
+def predict_dynamic_band(y: np.ndarray, sr: int, *, model, level=None, extractor=None) -> dict:
+    """Valence and arousal every 0.5 s, with their uncertainty where the model gives one.
+
+    ``extractor`` (``"fast"`` or ``"opensmile"``) overrides the frame feature extractor of a
+    windowed model (the analysis's own choice); the VAE-LSTM reads log-mel patches and ignores it.
+
+    Returns
+    -------
+    dict
+        ``times``, ``valence``, ``arousal`` (each shape (n,)) and, for the shipped windowed
+        model, ``valence_std`` and ``arousal_std``: the static model's uncertainty for the
+        music around each point (see the model card for what it covers).
+    """
+    if model is None:
+        raise ModelError("No dynamic model is available. Build it with: python -m emolab train-dynamic")
+    kwargs = {"extractor": extractor} if extractor is not None and hasattr(model, "config") else {}
+    return {k: np.asarray(v) for k, v in model.predict_band(y, sr, level=level, **kwargs).items()}

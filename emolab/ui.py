@@ -245,8 +245,11 @@ def _song_curves(path: str, gen: int, song_id: int) -> pd.DataFrame:
     wide = emotion.get_song_curves(get_index().con, song_id, newest_only=True)
     if wide.empty:
         return pd.DataFrame(columns=["time", "dimension", "value", "source"])
-    return wide.melt(id_vars=["time", "source"], value_vars=["valence", "arousal"],
+    long = wide.melt(id_vars=["time", "source"], value_vars=["valence", "arousal"],
                      var_name="dimension", value_name="value")
+    std = wide.melt(id_vars=["time", "source"], value_vars=["valence_std", "arousal_std"],
+                    var_name="dimension", value_name="std")
+    return long.assign(std=std["std"].to_numpy())  # same row order: the band of the curves
 
 
 # ------------------------------------------------------------------ chart selections

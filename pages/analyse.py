@@ -8,7 +8,7 @@ from emolab.exceptions import EmolabError
 st.title("Analyse")
 index = ui.get_index()
 TRAIN_STATIC = "`python -m emolab train-static --features …` (see the Models page)"
-TRAIN_DYNAMIC = "`python -m emolab train-dynamic --dataset emomusic …` (see the Models page)"
+TRAIN_DYNAMIC = "`python -m emolab train-dynamic` (see the Models page)"
 
 
 def show_emotion(*, static, human, curves: pd.DataFrame, wave, audio_source, key: str):
@@ -93,7 +93,7 @@ def show_upload(analysis, data: bytes) -> None:
         st.warning(note)
     curves = pd.DataFrame(columns=["time", "dimension", "value", "source"])
     if analysis.dynamic is not None:
-        curves = plots.curves_long(*analysis.dynamic)
+        curves = plots.curves_long(*analysis.dynamic, std=analysis.dynamic_std)
     show_emotion(static=analysis.static, human=None, curves=curves,
                  wave=ui.waveform_of(data), audio_source=data, key="upload")
     title = st.text_input("Title", value=analysis.name.rsplit(".", 1)[0], key="upload_title")

@@ -13,7 +13,7 @@ index = ui.get_index()
 RESULTS_DIR = PROJECT_ROOT / "docs" / "results"
 HOW = {
     "static": "`python -m emolab train-static --features DEAM_FEATURES_WITH_LABELS.csv` (fits the TNN + SVR model on DEAM's features)",
-    "dynamic": "`python -m emolab train-dynamic --dataset emomusic PATH` (trains the VAE-LSTM on human curves)",
+    "dynamic": "`python -m emolab train-dynamic` (the static model over sliding windows; needs the static model)",
 }
 
 
@@ -51,6 +51,9 @@ for (kind, title), column in zip([("static", "Static model (whole song)"),
             ui.missing(f"No {kind} model yet. {reason}".strip(), HOW[kind])
             continue
         show_card(kind, model)
+        if kind == "static" and models.valence is not None:  # 4Q valence second stage (emolab.models.valence)
+            st.markdown("**Valence second stage (4Q: commercial music)** — applied on top of this model")
+            st.markdown((MODELS_DIR / "valence" / "card.md").read_text(encoding="utf-8"))
 
 st.header("Results")
 tables = sorted(RESULTS_DIR.glob("*.md")) if RESULTS_DIR.is_dir() else []

@@ -63,6 +63,9 @@ def test_analyze_json_reports_duration_and_rate(tmp_path, capsys):
     assert len(dynamic["times"]) == len(dynamic["valence"]) == len(dynamic["arousal"]) >= 5
     assert dynamic["times"][0] == pytest.approx(0.5) and dynamic["times"][-1] <= 3.0 + 0.5
     assert all(-1.0 <= v <= 1.0 for v in dynamic["valence"] + dynamic["arousal"])
+    # the uncertainty of every point (the windowed model: the static model's, per window)
+    assert len(dynamic["valence_std"]) == len(dynamic["arousal_std"]) == len(dynamic["times"])
+    assert all(s > 0 for s in dynamic["valence_std"] + dynamic["arousal_std"])
 
 
 def test_analyze_bad_file_is_one_line(tmp_path, capsys):

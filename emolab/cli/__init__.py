@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "emolab.cli.features",   # experiment feature-calibration, feature-agreement
     "emolab.cli.dynamic",    # get-pretraining-audio, pretrain-vae, experiment dynamic, train-dynamic
     "emolab.cli.search",     # search-point, search-profile
+    "emolab.cli.valence",    # experiment quadrants, train-valence (4Q second stage)
     "emolab.cli.app",        # demo, project
 )
 

@@ -31,6 +31,7 @@ def register(commands, experiments) -> None:
             p.set_defaults(func=quadrants_command)
         else:
             p.add_argument("--out", default=str(MODELS_DIR / "valence"), help="model folder to write")
+            p.add_argument("--doc", default=str(DOC), help="also write the CV table here (as experiment quadrants)")
             p.set_defaults(func=train_valence_command)
 
 
@@ -38,16 +39,22 @@ def _progress(fraction, message):
     print(f"  {message}", file=sys.stderr, flush=True)
 
 
+def _shown(path: str) -> str:
+    """A data path as a user's checkout sees it (``../shared/data/...``), never this machine's."""
+    text = Path(path).resolve().as_posix()
+    return "../shared/data/" + text.split("/shared/data/", 1)[1] if "/shared/data/" in text else path
+
+
 def _command(args, name: str) -> str:
-    parts = ["python -m emolab"] + (["experiment"] if name == "quadrants" else []) + [name, args.root]
+    parts = ["python -m emolab"] + (["experiment"] if name == "quadrants" else []) + [name, _shown(args.root)]
     for opt in ("deam",):
         if getattr(args, opt):
-            parts += [f"--{opt}", getattr(args, opt)]
+            parts += [f"--{opt}", _shown(getattr(args, opt))]
     if args.folds != 5:
         parts += ["--folds", str(args.folds)]
     if args.seed != 0:
         parts += ["--seed", str(args.seed)]
-    return " ".join(shlex.quote(p) if " " in p else p for p in parts)
+    return " ".join(parts[:1] + [shlex.quote(p) for p in parts[1:]])
 
 
 def _run(args):
@@ -58,19 +65,22 @@ def _run(args):
                          vibenet_python=args.vibenet_python, progress=_progress)
 
 
-def quadrants_command(args) -> int:
+def _write_doc(args, result, name: str, out) -> None:
     from emolab.experiments.quadrants import markdown
 
-    result = _run(args)
     data = result["data"]
-    text = markdown(result["summary"], command=_command(args, "quadrants"), n_clips=len(data.clips),
+    text = markdown(result["summary"], command=_command(args, name), n_clips=len(data.clips),
                     n_artists=data.clips.artist.nunique(), folds=args.folds, seed=args.seed,
                     static_version=data.static_version, bound=result["bound"], seconds=result["seconds"])
     print(text)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text)
-        print(f"written to {args.out}", file=sys.stderr)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text)
+        print(f"written to {out}", file=sys.stderr)
+
+
+def quadrants_command(args) -> int:
+    _write_doc(args, _run(args), "quadrants", args.out)
     return 0
 
 
@@ -78,10 +88,11 @@ def train_valence_command(args) -> int:
     from emolab.experiments.quadrants import SHIPPED_TARGETS, SHIPPED_VARIANT, train_valence_model, write_card
 
     result = _run(args)
+    _write_doc(args, result, "train-valence", args.doc)
     label = f"EmoLab + 4Q stage [{SHIPPED_VARIANT}; corrects {' and '.join(SHIPPED_TARGETS)}]"
     table = result["summary"]
     model = train_valence_model(args.root, deam_root=args.deam, cv_summary=table, command=_command(args, "train-valence"),
-                                jobs=args.jobs, seed=args.seed, progress=_progress)
+                                jobs=args.jobs, seed=args.seed, data=result["data"], progress=_progress)
     model.save(args.out)
     write_card(Path(args.out), model, table, shipped_label=label, folds=args.folds, seed=args.seed)
     print(f"valence model written to {args.out}")

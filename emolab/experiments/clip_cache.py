@@ -14,7 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-KINDS = ("deam74-opensmile", "tonal-v1")
+KINDS = ("deam-fast", "tonal-v1")
+#: ``deam-fast``: :func:`emolab.features.deam_fast.deam_song_vector` of its 55 ``FAST_COLUMNS``
+#: (the static model's inputs, as ``predict_static`` computes them); ``tonal-v1``:
+#: :func:`emolab.features.tonal.tonal_vector`; ``deam74-opensmile``: openSMILE's DEAM74 vector.
 
 
 def cache_root() -> Path:
@@ -42,6 +45,10 @@ def _compute(kind: str, y: np.ndarray, sr: int) -> np.ndarray:
         from emolab.features import deam
 
         return deam.deam_song_vector(y, sr)
+    if kind == "deam-fast":
+        from emolab.features import deam_fast
+
+        return deam_fast.deam_song_vector(y, sr, columns=list(deam_fast.FAST_COLUMNS))
     if kind == "tonal-v1":
         from emolab.features import tonal
 

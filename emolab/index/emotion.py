@@ -69,8 +69,10 @@ _STATIC_UPSERT = upsert_sql("static_predictions", ("song_id", "model_version"),
                             "VALUES (?, ?, ?, ?, ?, ?, current_timestamp)")
 CURVE_KEY = ("song_id", "source", "model_version")
 CURVE_VALUES = ("t0", "hop", "valence", "arousal")
-_CURVE_UPSERT = upsert_sql("curves", CURVE_KEY, CURVE_VALUES,
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, current_timestamp)")
+#: A predicted curve's uncertainty (NULL for human curves and older predictions).
+CURVE_STD_VALUES = ("valence_std", "arousal_std")
+_CURVE_UPSERT = upsert_sql("curves", CURVE_KEY, CURVE_VALUES + CURVE_STD_VALUES,
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)")
 
 
 def put_static_prediction(con, song_id, model_version, valence, arousal,
@@ -84,8 +86,11 @@ def put_static_prediction(con, song_id, model_version, valence, arousal,
     )
 
 
-def put_curve(con, song_id, *, source, model_version, t0, hop, valence, arousal) -> None:
-    """Store a valence and arousal curve, shapes (n,), on the grid ``t0 + hop * i`` seconds."""
+def put_curve(con, song_id, *, source, model_version, t0, hop, valence, arousal, std=None) -> None:
+    """Store a valence and arousal curve, shapes (n,), on the grid ``t0 + hop * i`` seconds.
+
+    ``std``: optional ``(valence_std, arousal_std)``, each shape (n,), the curve's uncertainty.
+    """
     if source not in SOURCES:
         raise ParameterError(f"A curve's source must be one of {', '.join(SOURCES)} (got {source!r}).")
     v = np.asarray(valence, dtype=np.float32).ravel()
@@ -93,8 +98,14 @@ def put_curve(con, song_id, *, source, model_version, t0, hop, valence, arousal)
     if v.shape != a.shape:
         raise ParameterError(f"The valence and arousal curves must have the same length "
                              f"(got {v.size} and {a.size} points).")
+    sds = [None, None]
+    if std is not None:
+        sds = [np.asarray(x, dtype=np.float32).ravel() for x in std]
+        if any(x.shape != v.shape for x in sds):
+            raise ParameterError("The uncertainty curves must have as many points as the curves.")
+        sds = [x.tolist() for x in sds]
     con.execute(_CURVE_UPSERT,
-                [song_id, source, model_version, float(t0), float(hop), v.tolist(), a.tolist()])
+                [song_id, source, model_version, float(t0), float(hop), v.tolist(), a.tolist(), *sds])
 
 
 def get_curves(con, *, source: str = "human", song_ids=None) -> pd.DataFrame:
@@ -116,11 +127,13 @@ def get_curves(con, *, source: str = "human", song_ids=None) -> pd.DataFrame:
 
 
 def get_song_curves(con, song_id: int, *, newest_only: bool = False) -> pd.DataFrame:
-    """Every curve of one song, long format: source, model_version, time, valence, arousal.
+    """Every curve of one song, long format: source, model_version, time, valence, arousal,
+    valence_std, arousal_std (NaN where the curve has no uncertainty).
 
     With ``newest_only``, one curve per source: the one :func:`newest_first` picks.
     """
-    sql = "SELECT source, model_version, t0, hop, valence, arousal FROM curves WHERE song_id = ?"
+    sql = ("SELECT source, model_version, t0, hop, valence, arousal, valence_std, arousal_std "
+           "FROM curves WHERE song_id = ?")
     if newest_only:
         sql = " UNION ALL ".join(f"({sql} AND source = '{source}' ORDER BY {newest_first(source)} LIMIT 1)"
                                  for source in SOURCES)
@@ -128,10 +141,14 @@ def get_song_curves(con, song_id: int, *, newest_only: bool = False) -> pd.DataF
     else:
         rows = con.execute(sql + " ORDER BY source, model_version", [song_id]).fetchall()
     frames = []
-    for source, version, t0, hop, v, a in rows:
+    for source, version, t0, hop, v, a, vs, as_ in rows:
         t = t0 + hop * np.arange(len(v))
+        nan = np.full(len(v), np.nan)
         frames.append(pd.DataFrame({"source": source, "model_version": version,
-                                    "time": t, "valence": v, "arousal": a}))
+                                    "time": t, "valence": v, "arousal": a,
+                                    "valence_std": nan if vs is None else np.asarray(vs, dtype=float),
+                                    "arousal_std": nan if as_ is None else np.asarray(as_, dtype=float)}))
     if not frames:
-        return pd.DataFrame(columns=["source", "model_version", "time", "valence", "arousal"])
+        return pd.DataFrame(columns=["source", "model_version", "time", "valence", "arousal",
+                                     "valence_std", "arousal_std"])
     return pd.concat(frames, ignore_index=True)

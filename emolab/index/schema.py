@@ -120,6 +120,11 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE curves ADD COLUMN created_at TIMESTAMP DEFAULT current_timestamp",
     ],
+    # 3: the uncertainty of predicted curves (NULL for human curves and older predictions)
+    [
+        "ALTER TABLE curves ADD COLUMN valence_std FLOAT[]",
+        "ALTER TABLE curves ADD COLUMN arousal_std FLOAT[]",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

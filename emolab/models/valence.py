@@ -7,15 +7,15 @@ valence and arousal (quadrants). :class:`ValenceSecondStage` joins both sources:
 
 1. the DEAM model's (valence, arousal) rating of the clip, ``r`` (first stage, unchanged);
 2. for each corrected target, an L2 logistic regression on the standardised
-   ``[r_valence, r_arousal, tonal features, DEAM openSMILE features]`` learns the sign of
+   ``[r_valence, r_arousal, tonal features]`` learns the sign of
    that target on 4Q, its strength ``C`` chosen by an inner cross-validation grouped by
    artist, giving a decision value ``f`` (log-odds of a positive sign);
 3. the output is a **rating**, not a class probability:
    ``clip(r + bound * tanh(f / 2), -1, 1)`` — DEAM's rating plus a correction of at most
    ``bound`` towards the side the 4Q classifier believes (``tanh(f/2) = 2p - 1``). The bound
-   defaults to the standard deviation of DEAM's ratings of that target, so a clip the
-   classifier is unsure of keeps its DEAM rating and a clear case moves by about one DEAM
-   standard deviation.
+   is 0.5, 1 or 2 times the standard deviation of DEAM's ratings of that target (chosen by
+   the inner CV), so a clip the classifier is unsure of keeps its DEAM rating and a clear
+   case moves by at most two DEAM standard deviations.
 
 The second stage only applies to new audio; the DEAM-trained first stage, and therefore its
 DEAM cross-validation, are unchanged. It is saved as JSON (``data/models/valence/model.json``:
@@ -33,7 +33,10 @@ from emolab.exceptions import ModelError, ParameterError
 
 TARGETS = ("valence", "arousal")
 FORMAT_VERSION = 1
-DEFAULT_CS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+DEFAULT_CS = (0.01, 0.03, 0.1, 0.3)
+#: The correction's bound is ``bound[target]`` (DEAM's rating spread) times one of these,
+#: chosen with C by the inner grouped CV: at most two DEAM standard deviations.
+BOUND_FACTORS = (0.5, 1.0, 2.0)
 
 
 def _sigmoid_gap(f: np.ndarray) -> np.ndarray:
@@ -49,8 +52,11 @@ class ValenceSecondStage:
     targets : tuple of str
         Which of ``valence``, ``arousal`` to correct; the others pass through.
     bound : dict, optional
-        ``target -> largest correction``; default 0.3 for each (set it to DEAM's rating
-        standard deviation, as :func:`emolab.experiments.quadrants.train_valence_model` does).
+        ``target -> base of the largest correction``; default 0.3 for each (set it to DEAM's
+        rating standard deviation, as :func:`emolab.experiments.quadrants.train_valence_model`
+        does).
+    bound_factors : tuple of float
+        The largest correction is ``bound * factor``, the factor chosen by the inner CV.
     Cs : tuple of float
         Inverse L2 strengths searched by the inner grouped cross-validation.
     inner_folds : int
@@ -68,12 +74,15 @@ class ValenceSecondStage:
         ``target -> float``.
     C_ : dict
         ``target -> chosen C``.
+    bound_ : dict
+        ``target -> largest correction`` (chosen factor times ``bound``).
     """
 
-    def __init__(self, *, targets=TARGETS, bound: dict | None = None, Cs=DEFAULT_CS, inner_folds: int = 5,
-                 random_state: int = 0):
+    def __init__(self, *, targets=TARGETS, bound: dict | None = None, bound_factors=BOUND_FACTORS, Cs=DEFAULT_CS,
+                 inner_folds: int = 3, random_state: int = 0):
         self.targets = tuple(targets)
         self.bound = dict(bound or {t: 0.3 for t in TARGETS})
+        self.bound_factors = tuple(bound_factors)
         self.Cs = tuple(Cs)
         self.inner_folds = inner_folds
         self.random_state = random_state
@@ -113,7 +122,7 @@ class ValenceSecondStage:
         -------
         self
         """
-        from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+        from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import GroupKFold, StratifiedKFold
 
         unknown = sorted(set(self.targets) - set(TARGETS))
@@ -128,6 +137,7 @@ class ValenceSecondStage:
         Z = (X - self.mean_) / self.scale_
         self.columns_ = list(columns) if columns is not None else [f"x{i}" for i in range(X.shape[1] - 2)]
         self.coef_, self.intercept_, self.C_ = {}, {}, {}
+        self.bound_ = {t: float(self.bound[t]) for t in TARGETS}
         for j, target in enumerate(TARGETS):
             if target not in self.targets:
                 continue
@@ -141,17 +151,41 @@ class ValenceSecondStage:
             else:
                 splits = list(StratifiedKFold(max(folds, 2), shuffle=True,
                                               random_state=self.random_state).split(Z, y)) if folds >= 2 else []
-            if len(splits) >= 2 and len(self.Cs) > 1:
-                search = LogisticRegressionCV(Cs=list(self.Cs), cv=splits, scoring="roc_auc", max_iter=2000)
-                search.fit(Z, y)
-                C = float(search.C_[0])
-            else:
-                C = float(self.Cs[len(self.Cs) // 2])
+            C = self._choose_C(Z, y, splits)
+            self.bound_[target] = self._choose_bound(Z, y, X[:, j], splits, C, self.bound[target])
             model = LogisticRegression(C=C, max_iter=2000).fit(Z, y)
             self.coef_[target] = model.coef_[0].copy()
             self.intercept_[target] = float(model.intercept_[0])
             self.C_[target] = C
         return self
+
+    def _choose_C(self, Z, y, splits) -> float:
+        """The C of :attr:`Cs` with the best mean ROC AUC over the inner splits."""
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.metrics import roc_auc_score
+
+        if len(splits) < 2 or len(self.Cs) < 2:
+            return float(self.Cs[len(self.Cs) // 2])
+        means = []
+        for C in self.Cs:
+            aucs = [roc_auc_score(y[te], LogisticRegression(C=C, max_iter=2000).fit(Z[tr], y[tr]).decision_function(Z[te]))
+                    for tr, te in splits]
+            means.append(np.mean(aucs))
+        return float(self.Cs[int(np.argmax(means))])
+
+    def _choose_bound(self, Z, y, rating, splits, C, base) -> float:
+        """``base`` times the multiplier of :attr:`bound_factors` with the best inner ROC AUC of the rating."""
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.metrics import roc_auc_score
+
+        if len(splits) < 2 or len(self.bound_factors) < 2:
+            return float(base * self.bound_factors[0])
+        f = np.full(len(y), np.nan)
+        for tr, te in splits:
+            f[te] = LogisticRegression(C=C, max_iter=2000).fit(Z[tr], y[tr]).decision_function(Z[te])
+        seen = ~np.isnan(f)
+        aucs = [roc_auc_score(y[seen], rating[seen] + base * m * _sigmoid_gap(f[seen])) for m in self.bound_factors]
+        return float(base * self.bound_factors[int(np.argmax(aucs))])
 
     # ---- prediction
     def _check_fitted(self):
@@ -191,7 +225,7 @@ class ValenceSecondStage:
         out = first_stage.copy()
         for j, target in enumerate(TARGETS):
             if target in self.coef_:
-                out[:, j] = np.clip(first_stage[:, j] + self.bound[target] * _sigmoid_gap(f[:, j]), -1.0, 1.0)
+                out[:, j] = np.clip(first_stage[:, j] + self.bound_[target] * _sigmoid_gap(f[:, j]), -1.0, 1.0)
         return out
 
     # ---- checkpoints
@@ -200,15 +234,17 @@ class ValenceSecondStage:
         return {"format_version": FORMAT_VERSION, "targets": list(self.targets), "bound": self.bound,
                 "Cs": list(self.Cs), "inner_folds": self.inner_folds, "random_state": self.random_state,
                 "columns": self.columns_, "mean": self.mean_.tolist(), "scale": self.scale_.tolist(),
-                "coef": {t: c.tolist() for t, c in self.coef_.items()}, "intercept": self.intercept_, "C": self.C_}
+                "coef": {t: c.tolist() for t, c in self.coef_.items()}, "intercept": self.intercept_, "C": self.C_,
+                "bound_factors": list(self.bound_factors), "bound_chosen": self.bound_}
 
     @classmethod
     def from_dict(cls, d: dict) -> "ValenceSecondStage":
         if d.get("format_version") != FORMAT_VERSION:
             raise ModelError("The valence model was saved in another format; retrain it with "
                              "python -m emolab train-valence.")
-        model = cls(targets=d["targets"], bound=d["bound"], Cs=d["Cs"], inner_folds=d["inner_folds"],
-                    random_state=d["random_state"])
+        model = cls(targets=d["targets"], bound=d["bound"], bound_factors=d["bound_factors"], Cs=d["Cs"],
+                    inner_folds=d["inner_folds"], random_state=d["random_state"])
+        model.bound_ = {t: float(v) for t, v in d["bound_chosen"].items()}
         model.columns_ = list(d["columns"])
         model.mean_, model.scale_ = np.asarray(d["mean"]), np.asarray(d["scale"])
         model.coef_ = {t: np.asarray(c) for t, c in d["coef"].items()}
@@ -227,8 +263,7 @@ class ValenceModel:
         Version of the static model whose ratings it was fitted on; it is applied only on top
         of that model (another one may rate on a different scale).
     extra_kinds : list of str
-        Which feature vectors make its ``extra`` input, in order (``tonal-v1``,
-        ``deam74-opensmile``).
+        Which feature vectors make its ``extra`` input, in order (``tonal-v1``, ``deam-fast``).
     meta : dict
         Scores, data, command, date.
     """
@@ -262,8 +297,7 @@ class ValenceModel:
         return cls(ValenceSecondStage.from_dict(doc["stage"]), static_version=doc["static_version"],
                    extra_kinds=doc["extra_kinds"], meta=meta)
 
-    def extra_vector(self, y: np.ndarray, sr: int, *, deam_vector: np.ndarray | None = None,
-                     tonal_vector: np.ndarray | None = None) -> np.ndarray:
+    def extra_vector(self, y: np.ndarray, sr: int, *, tonal_vector: np.ndarray | None = None) -> np.ndarray:
         """The ``extra`` input for one recording (computing what is not given)."""
         parts = []
         for kind in self.extra_kinds:
@@ -273,12 +307,10 @@ class ValenceModel:
 
                     tonal_vector = tonal.tonal_vector(y, sr)
                 parts.append(np.asarray(tonal_vector, dtype=np.float64))
-            elif kind == "deam74-opensmile":
-                if deam_vector is None:
-                    from emolab.features import deam
+            elif kind == "deam-fast":
+                from emolab.features import deam_fast
 
-                    deam_vector = deam.deam_song_vector(y, sr)
-                parts.append(np.asarray(deam_vector, dtype=np.float64))
+                parts.append(deam_fast.deam_song_vector(y, sr, columns=list(deam_fast.FAST_COLUMNS)))
             else:
                 raise ModelError(f"The valence model needs features '{kind}' that this EmoLab cannot compute.")
         return np.concatenate(parts)

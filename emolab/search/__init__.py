@@ -16,16 +16,18 @@ One module per concept:
 * :mod:`emolab.search.dtw` — :func:`dtw_distance`, LB_Keogh and the numba kernels;
 * :mod:`emolab.search.store` — in-memory sketches of every curve, rebuilt when the index changes;
 * :mod:`emolab.search.topk` — the k smallest scores, ties by song id;
-* :mod:`emolab.search.validation` — :class:`SearchFilters` and the checks of every argument.
+* :mod:`emolab.search.validation` — :class:`SearchFilters` and the checks of every argument;
+* :mod:`emolab.search.overlay` — :func:`compared_curves`, the curves as a search compared them.
 """
 from emolab.search.dtw import dtw_distance
+from emolab.search.overlay import compared_curves
 from emolab.search.point import nearest_point
 from emolab.search.profile import DEFAULT_CANDIDATES, DEFAULT_STEP_PENALTY, match_profile, warm_up
 from emolab.search.store import SKETCH_LENGTH, _resample, clear_cache
 from emolab.search.validation import (FLAT_STD, MAX_CANDIDATES, MAX_K, MAX_PROFILE_POINTS, METRICS,
                                       MODES, SOURCES, SearchFilters)
 
-__all__ = ["nearest_point", "match_profile", "dtw_distance", "SearchFilters", "warm_up",
+__all__ = ["nearest_point", "match_profile", "compared_curves", "dtw_distance", "SearchFilters", "warm_up",
            "clear_cache", "SKETCH_LENGTH", "MAX_PROFILE_POINTS", "DEFAULT_CANDIDATES",
            "DEFAULT_STEP_PENALTY", "MAX_K", "MAX_CANDIDATES", "FLAT_STD", "SOURCES", "MODES",
            "METRICS"]
