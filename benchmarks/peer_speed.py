@@ -140,7 +140,39 @@ def warm_analysis(path: Path, repeats: int, extractor: str) -> tuple[list[float]
             worker.analyse(data, name=path.name)
             times.append(time.perf_counter() - start)
     return times, {"duration": first.duration, "static": first.static is not None,
-                   "dynamic": first.dynamic is not None}
+                   "dynamic": first.dynamic is not None, "stages": stages(data, extractor)}
+
+
+def stages(data: bytes, extractor: str) -> dict:
+    """Seconds of each stage of one warm analysis, in this process (best of two)."""
+    import torch
+
+    from emolab import audio, pipeline, predict
+    from emolab.config import ANALYSIS_SR
+
+    torch.set_num_threads(1)  # as in the workers
+    models = predict.load_models()
+    out = {}
+
+    def timed(name, fn):
+        best = None
+        for _ in range(2):
+            start = time.perf_counter()
+            value = fn()
+            best = min(best or 1e9, time.perf_counter() - start)
+        out[name] = round(best, 3)
+        return value
+
+    clip = timed("decode", lambda: audio.decode(data, sr=None))
+    vector = timed("DEAM features", lambda: pipeline.deam_vector(clip.y, clip.sr, extractor=extractor))
+    if models.static is not None:
+        timed("static model", lambda: predict.predict_static(clip.y, clip.sr, model=models.static,
+                                                             deam_vector=vector))
+    y22 = timed("resample to 22.05 kHz", lambda: audio.resample(clip.y, orig_sr=clip.sr, target_sr=ANALYSIS_SR))
+    if models.dynamic is not None:
+        timed("dynamic model (log-mel, VAE, LSTM)",
+              lambda: predict.predict_dynamic(y22, ANALYSIS_SR, model=models.dynamic, level=(0.0, 0.0)))
+    return out
 
 
 def main(argv=None) -> int:
@@ -231,6 +263,7 @@ def main(argv=None) -> int:
               f"{'yes' if info['static'] else 'no'}, dynamic {'yes' if info['dynamic'] else 'no'}): "
               f"median {median:.2f} s, best {best:.2f} s of {len(times)} — target ≤ 1 s: {verdict} "
               f"(load {before} → {after})")
+        print("in-process stages, best of two (s): " + ", ".join(f"{k} {v}" for k, v in info["stages"].items()))
     return 0
 
 

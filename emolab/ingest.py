@@ -19,7 +19,7 @@ from emolab import audio
 from emolab.config import ANALYSIS_SR
 from emolab.exceptions import EmolabError, ParameterError
 from emolab.pipeline import DEFAULT_EXTRACTOR, add_to_index
-from emolab.worker import DEFAULT_TIME_LIMIT, WorkerPool
+from emolab.worker import DEFAULT_TIME_LIMIT, NICENESS, WorkerPool
 
 Progress = Callable[[int, int, str], None]
 
@@ -83,6 +83,7 @@ def ingest(
     progress: Progress | None = None,
     extractor: str = DEFAULT_EXTRACTOR,
     with_librosa: bool = False,
+    nice: int = NICENESS,
 ) -> IngestReport:
     """Analyse and index audio files and folders; resumable and fault-tolerant.
 
@@ -111,6 +112,9 @@ def ingest(
     with_librosa : bool
         Also store the broad librosa song vector (the Explore page's "broad librosa" raw
         space); it costs more than the rest of the analysis, so only when asked.
+    nice : int
+        How much lower the workers' CPU priority is than this process's (the command line
+        passes 0).
 
     Returns
     -------
@@ -142,7 +146,7 @@ def ingest(
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
     pool = WorkerPool(workers, models_dir=models_dir, with_models=with_models,
                       time_limit=time_limit or DEFAULT_TIME_LIMIT, extractor=extractor,
-                      with_librosa=with_librosa)
+                      with_librosa=with_librosa, nice=nice)
     with ThreadPoolExecutor(1) as starter:
         # librosa's kernels are compiled here while the workers start (see warm_up)
         warming = starter.submit(warm_up if with_librosa else _nothing)

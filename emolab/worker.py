@@ -36,7 +36,9 @@ from emolab.exceptions import AnalysisTimeoutError, CorruptAudioError, EmolabErr
 DEFAULT_TIME_LIMIT = 600.0
 #: Longest time a child may take to start and load the models (seconds).
 STARTUP_LIMIT = 300.0
-#: Children run at a lower CPU priority than the process that started them.
+#: By default children run at a lower CPU priority than the process that started them (the
+#: app's server and browser stay responsive); the command line passes 0 (the user's own
+#: ``nice`` then applies to the whole command).
 NICENESS = 5
 
 
@@ -95,6 +97,8 @@ class AnalysisWorker:
         How the DEAM features are computed (:func:`emolab.pipeline.deam_vector`).
     with_librosa : bool
         Also compute the broad librosa song vector.
+    nice : int
+        How much lower than this process's the child's CPU priority is.
 
     Notes
     -----
@@ -104,12 +108,13 @@ class AnalysisWorker:
 
     def __init__(self, *, models_dir=None, with_models: bool = True,
                  time_limit: float = DEFAULT_TIME_LIMIT, extractor: str = "fast",
-                 with_librosa: bool = False):
+                 with_librosa: bool = False, nice: int = NICENESS):
         self.models_dir = models_dir
         self.with_models = with_models
         self.time_limit = time_limit
         self.extractor = extractor
         self.with_librosa = with_librosa
+        self.nice = nice
         self._process = None
         self._conn = None
         self._lock = threading.Lock()
@@ -164,14 +169,18 @@ class AnalysisWorker:
             raise payload
         return payload
 
-    def close(self) -> None:
+    def close(self, *, grace: float = 5.0) -> None:
+        """Stop the child: it is asked to exit and killed after ``grace`` seconds."""
         with self._lock:
-            if self._conn is not None:
-                try:
-                    self._conn.send(None)
-                except OSError:
-                    pass
-            self._stop(grace=5.0)
+            self._ask_to_exit()
+            self._stop(grace=grace)
+
+    def _ask_to_exit(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.send(None)
+            except OSError:
+                pass
 
     def __enter__(self):
         return self
@@ -201,7 +210,7 @@ class AnalysisWorker:
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
         process = context.Process(target=_serve, args=(child, self.models_dir, self.with_models,
-                                                       self.extractor, self.with_librosa),
+                                                       self.extractor, self.with_librosa, self.nice),
                                   name="emolab-analysis", daemon=True)
         with neutral_main():
             process.start()
@@ -240,7 +249,7 @@ def _load_models(models_dir):
 
 
 def _serve(conn, models_dir, with_models: bool, extractor: str = "fast",
-           with_librosa: bool = False) -> None:
+           with_librosa: bool = False, nice: int = NICENESS) -> None:
     """The child's loop: receive (source, name), send ("ok", Analysis) or ("error", exc).
 
     The child says "ready" as soon as it can decode and compute features; the models (torch
@@ -250,7 +259,8 @@ def _serve(conn, models_dir, with_models: bool, extractor: str = "fast",
     from emolab import audio, pipeline
     from emolab.features import deam_fast  # noqa: F401  (imported before the thread starts)
 
-    os.nice(NICENESS)  # the app's server and the browser stay responsive while it works
+    if nice:
+        os.nice(nice)  # the app's server and the browser stay responsive while it works
 
     models = None
     if with_models:  # torch only when predicting: importing it costs seconds
@@ -289,7 +299,7 @@ class WorkerPool:
         Child processes (each analyses one file at a time).
     **options
         Passed to every :class:`AnalysisWorker` (``models_dir``, ``with_models``,
-        ``time_limit``, ``extractor``, ``with_librosa``).
+        ``time_limit``, ``extractor``, ``with_librosa``, ``nice``).
     """
 
     def __init__(self, workers: int, **options):
@@ -311,6 +321,9 @@ class WorkerPool:
     def __exit__(self, *exc):
         if self._threads is not None:  # left early (a cancelled import): start no other file
             self._threads.shutdown(wait=False, cancel_futures=True)
+        for worker in self._all:  # all children shut down at once, not one after the other
+            with worker._lock:
+                worker._ask_to_exit()
         for worker in self._all:
             worker.close()
 

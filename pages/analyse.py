@@ -147,7 +147,7 @@ if mode == "Upload recordings":
     if files:
         analyse_uploads(files)
     else:
-        st.caption("Drop one or several recordings: EmoLab computes the openSMILE and librosa "
+        st.caption("Drop one or several recordings: EmoLab computes the DEAM-compatible audio "
                    "features, predicts the song's valence and arousal and their course over "
                    "time. Nothing is stored until you press “Add to library”.")
 else:

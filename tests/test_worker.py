@@ -93,3 +93,14 @@ def test_pool_analyses_every_file(tmp_path):
         results = list(pool.analyse_all(paths))
     assert sorted(p for p, _, _ in results) == sorted(map(str, paths))
     assert all(error is None and analysis.deam74 is not None for _, analysis, error in results)
+
+
+def test_children_are_niced_unless_the_caller_says_not():
+    import os
+
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    with AnalysisWorker(with_models=False) as niced, AnalysisWorker(with_models=False, nice=0) as plain:
+        niced.start()
+        plain.start()
+        assert os.getpriority(os.PRIO_PROCESS, niced._process.pid) == min(19, own + 5)
+        assert os.getpriority(os.PRIO_PROCESS, plain._process.pid) == own

@@ -93,7 +93,7 @@ def cmd_ingest(args) -> int:
 
     if not (args.paths or args.from_list):
         raise ParameterError("Give audio files or folders to ingest, or --from-list FILE.")
-    paths, options = list(args.paths), {}
+    paths, options = list(args.paths), {"nice": 0}  # local workers keep the caller's priority
     if args.engine == "ray":  # Ray is imported only here
         from emolab import cluster
 
@@ -123,10 +123,11 @@ def cmd_analyze(args) -> int:
     from emolab.worker import AnalysisWorker
 
     with AnalysisWorker(time_limit=args.time_limit, extractor=args.extractor,
-                        with_librosa=args.librosa) as worker:
+                        with_librosa=args.librosa, nice=0) as worker:
         worker.start()  # the child starts (and loads the models) while this process reads
         data = audio.read_bytes(args.file)
         analysis = worker.analyse(data, name=args.file)
+        worker.close(grace=0.0)  # nothing left to do in the child: no need to wait for its exit
     summary = analysis.summary()
     if args.json:
         print(json.dumps(summary))

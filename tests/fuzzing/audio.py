@@ -496,10 +496,18 @@ def _check_clip(clip) -> None:
 
 
 def _check_analysis(analysis) -> None:
+    from emolab.features.deam import DEAM74_COLUMNS
+    from emolab.features.deam_fast import FAST_COLUMNS
+
+    computed = np.isin(DEAM74_COLUMNS, FAST_COLUMNS)  # the fast extractor's; the rest stay NaN
     for name in ("deam74", "librosa"):
         vector = getattr(analysis, name)
         if vector is None or vector.ndim != 1 or vector.size == 0:
             raise Breach(f"{name} vector missing or of shape {getattr(vector, 'shape', None)}")
+        if name == "deam74":
+            if np.isfinite(vector[~computed]).any():
+                raise Breach("deam74 has values in columns the fast extractor does not compute")
+            vector = vector[computed]
         if not np.isfinite(vector).all():
             bad = int((~np.isfinite(vector)).sum())
             raise Breach(f"{name} vector has {bad} non-finite values")
