@@ -1,19 +1,23 @@
-"""EmoLab: perceived emotion in music. Run with ``streamlit run app.py``."""
+"""EmoLab: perceived emotion in music. Run with ``streamlit run app.py``.
+
+Icons are emoji: a ``:material/…:`` page icon makes the browser fetch the favicon from
+fonts.gstatic.com, and EmoLab never reaches the network.
+"""
 import streamlit as st
 
 from emolab import ui
 
-st.set_page_config(page_title="EmoLab", page_icon=":material/music_note:", layout="wide")
+st.set_page_config(page_title="EmoLab", page_icon="🎵", layout="wide")
 
 PAGES = [
-    st.Page("pages/library.py", title="Library", icon=":material/library_music:", default=True),
-    st.Page("pages/analyse.py", title="Analyse", icon=":material/graphic_eq:"),
-    st.Page("pages/explore.py", title="Explore spaces", icon=":material/scatter_plot:"),
-    st.Page("pages/search.py", title="Search by emotion", icon=":material/ads_click:"),
-    st.Page("pages/sketch.py", title="Sketch a profile", icon=":material/draw:"),
-    st.Page("pages/query.py", title="Query", icon=":material/database:"),
-    st.Page("pages/annotate.py", title="Annotate & export", icon=":material/edit_note:"),
-    st.Page("pages/models.py", title="Models", icon=":material/model_training:"),
+    st.Page("pages/library.py", title="Library", icon="📚", default=True),
+    st.Page("pages/analyse.py", title="Analyse", icon="🎧"),
+    st.Page("pages/explore.py", title="Explore spaces", icon="🗺️"),
+    st.Page("pages/search.py", title="Search by emotion", icon="🎯"),
+    st.Page("pages/sketch.py", title="Sketch a profile", icon="✍️"),
+    st.Page("pages/query.py", title="Query", icon="🗄️"),
+    st.Page("pages/annotate.py", title="Annotate & export", icon="📝"),
+    st.Page("pages/models.py", title="Models", icon="📐"),
 ]
 
 page = st.navigation(PAGES)

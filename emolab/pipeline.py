@@ -95,6 +95,7 @@ def analyse(
     name: str = "",
     limits: AudioLimits | None = None,
     with_librosa: bool = True,
+    progress: Callable[[float, str], None] | None = None,
 ) -> Analysis:
     """Decode and analyse one recording.
 
@@ -108,6 +109,9 @@ def analyse(
         File name, for messages only (never used as a path).
     with_librosa : bool
         Also compute the broad librosa song vector.
+    progress : callable(fraction, stage), optional
+        Called as each stage starts (decoding, openSMILE features, librosa features,
+        static prediction, curves), ``fraction`` in [0, 1].
 
     Returns
     -------
@@ -116,6 +120,11 @@ def analyse(
     from emolab import predict
     from emolab.features import deam, spectral
 
+    def stage(fraction: float, text: str) -> None:
+        if progress is not None:
+            progress(fraction, text)
+
+    stage(0.02, "Decoding the audio")
     clip = audio.decode(data, sr=None, limits=limits)
     result = Analysis(
         name=name, content_hash=audio.content_hash(data), duration=clip.duration,
@@ -123,18 +132,23 @@ def analyse(
     )
     if clip.silent:
         result.notes.append("The recording is silent: its emotion predictions mean little.")
+    stage(0.08, "openSMILE features (the longest step)")
     result.deam74 = np.asarray(deam.deam_song_vector(clip.y, clip.sr), dtype=np.float32)
     y22 = audio.resample(clip.y, orig_sr=clip.sr, target_sr=ANALYSIS_SR)
     if with_librosa:
+        stage(0.65, "librosa features")
         result.librosa = np.asarray(spectral.song_vector(y22, ANALYSIS_SR)[0], dtype=np.float32)
     if models is not None and models.static is not None:
+        stage(0.8, "Whole-song prediction")
         result.static = predict.predict_static(clip.y, clip.sr, model=models.static,
                                                deam_vector=result.deam74)
         result.model_versions["static"] = _version(models, "static")
     if models is not None and models.dynamic is not None:
+        stage(0.88, "Emotion curves")
         level = None if result.static is None else (result.static["valence"], result.static["arousal"])
         result.dynamic = predict.predict_dynamic(y22, ANALYSIS_SR, model=models.dynamic, level=level)
         result.model_versions["dynamic"] = _version(models, "dynamic")
+    stage(1.0, "Done")
     return result
 
 

@@ -197,7 +197,7 @@ def project_new(fitted: FittedProjection, X_new) -> np.ndarray:
 # ------------------------------------------------------------------ scoring
 
 def knn_emotion_score(coords, valence, arousal, *, k: int = SCORE_K, folds: int = 5,
-                      random_state: int = 0) -> dict:
+                      random_state: int = 0, score_on=None) -> dict:
     """How well a 2-D map orders emotion: cross-validated R² of k-NN regression in the map.
 
     Each song's valence (arousal) is predicted from its ``k`` nearest neighbours on the
@@ -209,6 +209,10 @@ def knn_emotion_score(coords, valence, arousal, *, k: int = SCORE_K, folds: int 
     coords : np.ndarray, shape (n, 2)
     valence, arousal : np.ndarray, shape (n,)
         NaN where a song has no value; those songs are left out of that score.
+    score_on : np.ndarray of bool, shape (n,), optional
+        Score only these songs, each predicted from its ``k`` nearest *other* songs
+        (leave-one-out; all songs may be neighbours). For maps whose coordinates were
+        learnt from some songs' labels: score on the songs that were not.
 
     Returns
     -------
@@ -216,6 +220,9 @@ def knn_emotion_score(coords, valence, arousal, *, k: int = SCORE_K, folds: int 
         ``r2_valence``, ``r2_arousal`` (None when fewer than 2·``folds`` songs have a
         value), ``n_valence``, ``n_arousal``, ``k``.
     """
+    if score_on is not None:
+        return _knn_score_on(coords, valence, arousal, np.asarray(score_on, dtype=bool),
+                             k=k, minimum=2 * folds)
     from sklearn.model_selection import KFold, cross_val_predict
     from sklearn.neighbors import KNeighborsRegressor
     from sklearn.metrics import r2_score
@@ -238,7 +245,68 @@ def knn_emotion_score(coords, valence, arousal, *, k: int = SCORE_K, folds: int 
     return out
 
 
+def _knn_score_on(coords, valence, arousal, score_on, *, k: int, minimum: int) -> dict:
+    from sklearn.metrics import r2_score
+    from sklearn.neighbors import NearestNeighbors
+
+    coords = np.asarray(coords, dtype=np.float64)
+    out = {"k": int(k)}
+    for name, target in (("valence", valence), ("arousal", arousal)):
+        y = np.asarray(target, dtype=np.float64)
+        usable = np.isfinite(y) & np.all(np.isfinite(coords), axis=1)
+        scored = np.flatnonzero(usable & score_on)
+        out[f"n_{name}"] = int(len(scored))
+        if len(scored) < minimum or np.ptp(y[scored]) == 0 or usable.sum() < 2:
+            out[f"r2_{name}"] = None
+            continue
+        pool = np.flatnonzero(usable)
+        n_neighbours = min(k, len(pool) - 1)
+        finder = NearestNeighbors(n_neighbors=n_neighbours + 1).fit(coords[pool])
+        _, found = finder.kneighbors(coords[scored])
+        predicted = np.empty(len(scored))
+        for row, (song, neighbours) in enumerate(zip(scored, pool[found])):
+            others = neighbours[neighbours != song][:n_neighbours]
+            predicted[row] = y[others].mean()
+        out[f"r2_{name}"] = float(r2_score(y[scored], predicted))
+    return out
+
+
 # ------------------------------------------------------------------ the index
+
+#: Datasets (with their id ranges) whose songs trained the shipped static model's TNN
+#: embedding: DEAM's feature table, and emoMusic songs 2–1000, which are DEAM songs too.
+EMBEDDER_TRAINING_SONGS = {"deam": None, "emomusic": (2, 1000)}
+
+
+def embedder_saw(index, song_ids, *, embedder=None) -> np.ndarray:
+    """Which songs' labels trained the TNN embedding (their map positions are learnt).
+
+    A model that records its training songs (``trained_on['song_ids']``, as models
+    retrained in the app do) is asked directly; for the shipped model, every DEAM song
+    and the emoMusic songs that are DEAM songs count as seen (each embedder saw 4/5 of
+    DEAM; which 4/5 is not recorded, so all of it counts).
+
+    Returns
+    -------
+    np.ndarray of bool, shape (n,)
+    """
+    from emolab.index import songs
+
+    ids = np.asarray(song_ids, dtype=np.int64)
+    model = embedder if embedder is not None else load_static_model()
+    recorded = (getattr(model, "trained_on", None) or {}).get("song_ids")
+    if recorded is not None:
+        return np.isin(ids, np.asarray(recorded, dtype=np.int64))
+    table = songs.song_table(index.con).set_index("song_id").reindex(ids)
+    seen = np.zeros(len(ids), dtype=bool)
+    for dataset, span in EMBEDDER_TRAINING_SONGS.items():
+        mine = (table["dataset"] == dataset).to_numpy(dtype=bool, copy=True)
+        if span is not None:
+            number = pd.to_numeric(table["dataset_id"], errors="coerce").to_numpy()
+            mine &= (number >= span[0]) & (number <= span[1])
+        seen |= mine
+    return seen
+
 
 def load_static_model(path=None):
     """The shipped static model, whose TNN embedding the ``tnn`` maps show.
@@ -498,7 +566,11 @@ def paired_maps(index, *, method: str = "umap", params: dict | None = None, colo
         One row per song present in both maps: ``song_id``, ``title``, ``artist``,
         ``origin``, ``valence``, ``arousal``, ``colour``, ``raw_x``, ``raw_y``, ``tnn_x``,
         ``tnn_y``. ``attrs``: ``raw_score`` and ``tnn_score`` (k-NN R² of these songs'
-        ``source`` values in each map), ``raw_key``, ``tnn_key``, ``source``, ``color_by``.
+        ``source`` values in each map; each says what it was scored on in ``scored_on``),
+        ``raw_key``, ``tnn_key``, ``source``, ``color_by``. The TNN map is scored only on
+        songs whose labels did not train the embedding (:func:`embedder_saw`), since the
+        others sit where their own labels put them; ``tnn_score`` adds ``n_seen`` and
+        ``n_unseen``.
     """
     if color_by not in ("valence", "arousal"):
         raise ParameterError("Colour the map by 'valence' or 'arousal'.")
@@ -512,9 +584,15 @@ def paired_maps(index, *, method: str = "umap", params: dict | None = None, colo
     out = labels.assign(colour=labels[color_by], raw_x=both["raw_x"].to_numpy(),
                         raw_y=both["raw_y"].to_numpy(), tnn_x=both["tnn_x"].to_numpy(),
                         tnn_y=both["tnn_y"].to_numpy())
+    seen = embedder_saw(index, out["song_id"], embedder=embedder)
+    raw_score = knn_emotion_score(out[["raw_x", "raw_y"]].to_numpy(), out["valence"], out["arousal"])
+    raw_score["scored_on"] = "all songs (5-fold cross-validation)"
+    tnn_score = knn_emotion_score(out[["tnn_x", "tnn_y"]].to_numpy(), out["valence"], out["arousal"],
+                                  score_on=~seen)
+    tnn_score.update({"scored_on": "only songs the embedding never saw (leave-one-out)",
+                      "n_seen": int(seen.sum()), "n_unseen": int((~seen).sum())})
     out.attrs.update({
-        "raw_score": knn_emotion_score(out[["raw_x", "raw_y"]].to_numpy(), out["valence"], out["arousal"]),
-        "tnn_score": knn_emotion_score(out[["tnn_x", "tnn_y"]].to_numpy(), out["valence"], out["arousal"]),
+        "raw_score": raw_score, "tnn_score": tnn_score,
         "raw_key": raw.attrs["key"], "tnn_key": tnn.attrs["key"], "source": source, "color_by": color_by,
     })
     return out

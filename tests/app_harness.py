@@ -67,6 +67,36 @@ def fill_index(path, *, n_songs: int = 6, audio_dir=None, seed: int = 0,
     return ids
 
 
+def add_features(path, *, seed: int = 0, deam_songs: int = 0) -> None:
+    """Give every song of the index at ``path`` DEAM74 and librosa feature rows.
+
+    The DEAM74 values are drawn around the shipped static model's training means (so
+    its TNN can embed them); the first ``deam_songs`` songs are marked as DEAM songs,
+    which trained that embedding.
+    """
+    from emolab.features import FAMILY_DEAM74, FAMILY_LIBROSA, deam, spectral
+    from emolab.index import vectors
+    from emolab.projection import load_static_model
+
+    model = load_static_model()
+    rng = np.random.default_rng(seed)
+    columns = list(deam.DEAM74_COLUMNS)
+    with open_index(path) as index, index.transaction() as con:
+        vectors.register_family(con, FAMILY_DEAM74, columns)
+        vectors.register_family(con, FAMILY_LIBROSA, spectral.SONG_VECTOR_NAMES)
+        ids = [int(r[0]) for r in con.execute("SELECT song_id FROM songs ORDER BY song_id").fetchall()]
+        for n, song_id in enumerate(ids):
+            row = rng.normal(0.0, 1.0, size=len(columns))
+            for j, name in enumerate(model.feature_columns):
+                k = columns.index(name)
+                row[k] = model.feature_mean[j] + 0.8 * model.feature_std[j] * rng.normal()
+            vectors.put_features(con, song_id, FAMILY_DEAM74, row.astype(np.float32))
+            vectors.put_features(con, song_id, FAMILY_LIBROSA,
+                                 rng.normal(size=len(spectral.SONG_VECTOR_NAMES)).astype(np.float32))
+            if n < deam_songs:
+                songs.update_song(con, song_id, dataset="deam", dataset_id=str(1000 + n))
+
+
 # ------------------------------------------------------------------ a real server and browser
 
 ROOT = Path(__file__).resolve().parents[1]
