@@ -311,11 +311,12 @@ def sketch_overlay(sketch: pd.DataFrame, matches: pd.DataFrame | None = None, *,
 
 def curve_player_html(curves: pd.DataFrame, *, audio_url: str | None = None,
                       segments: pd.DataFrame | None = None, duration: float | None = None,
-                      start: float = 0.0, width: int = 760, height: int = 200) -> str:
+                      start: float = 0.0, width: int = 760, height: int = 200,
+                      element_id: str = "emolab") -> str:
     """An audio player above the emotion curves, with a playhead that follows the audio.
 
     Self-contained HTML (inline SVG and script, nothing fetched from the network) for
-    ``streamlit.components.v1.html``. Clicking the curves seeks the player there; saved
+    ``st.html(..., unsafe_allow_javascript=True)``. Clicking the curves seeks the player there; saved
     segment annotations are drawn as shaded bands with their valence and arousal.
 
     Parameters
@@ -331,6 +332,9 @@ def curve_player_html(curves: pd.DataFrame, *, audio_url: str | None = None,
         Right end of the time axis (default: the last curve point).
     start : float
         Where the player starts, in seconds.
+    element_id : str
+        Prefix of the elements' ids (``<id>-player``, ``<id>-playhead``, ``<id>-curves``);
+        unique per page.
 
     Returns
     -------
@@ -377,23 +381,25 @@ def curve_player_html(curves: pd.DataFrame, *, audio_url: str | None = None,
         parts.append(f'<polyline class="curve" data-source="{html.escape(str(source))}" '
                      f'data-dimension="{html.escape(str(dimension))}" points="{points}" fill="none" '
                      f'stroke="{colours.get(dimension, "#424242")}" stroke-width="2"{dash}/>')
-    parts.append(f'<line id="playhead" x1="{px(start)}" x2="{px(start)}" y1="{top}" '
+    ident = html.escape(element_id)
+    parts.append(f'<line id="{ident}-playhead" x1="{px(start)}" x2="{px(start)}" y1="{top}" '
                  f'y2="{top + plot_h}" stroke="#212121" stroke-width="2"/>')
     legend = ('<span style="color:%s">━ valence</span> &nbsp; <span style="color:%s">━ arousal'
               '</span> &nbsp; solid: predicted, dashed: human%s' % (
                   VALENCE_COLOR, AROUSAL_COLOR,
                   ", orange bands: saved segment labels" if segments is not None
                   and len(segments) else ""))
-    player = (f'<audio id="player" controls preload="metadata" style="width:100%" '
+    player = (f'<audio id="{ident}-player" controls preload="metadata" style="width:100%" '
               f'src="{html.escape(audio_url)}"></audio>' if audio_url else
               '<div style="font-size:12px;color:#616161">No audio file is stored for this '
               'song.</div>')
     script = """
 <script>
-const END = %s, LEFT = %s, WIDTH = %s, START = %s;
-const audio = document.getElementById("player");
-const head = document.getElementById("playhead");
-const svg = document.getElementById("curves");
+(() => {
+const END = %s, LEFT = %s, WIDTH = %s, START = %s, ID = %s;
+const audio = document.getElementById(ID + "-player");
+const head = document.getElementById(ID + "-playhead");
+const svg = document.getElementById(ID + "-curves");
 function place(t) {
   const x = LEFT + WIDTH * Math.min(Math.max(t / END, 0), 1);
   head.setAttribute("x1", x); head.setAttribute("x2", x);
@@ -413,9 +419,11 @@ if (audio) {
     audio.play();
   });
 }
-</script>""" % (json.dumps(end), left, plot_w, json.dumps(float(start)), width)
+})();
+</script>""" % (json.dumps(end), left, plot_w, json.dumps(float(start)), json.dumps(element_id),
+                 width)
     return (f'<div style="font-family:serif">{player}'
-            f'<svg id="curves" viewBox="0 0 {width} {height}" width="100%" '
+            f'<svg id="{ident}-curves" viewBox="0 0 {width} {height}" width="100%" '
             'style="cursor:pointer">'
             + "".join(parts) + f'</svg><div style="font-size:12px;color:#424242">{legend}. '
             'Click the curves to play from there; the black line follows the music.</div></div>'

@@ -292,8 +292,6 @@ def curve_player(curves: pd.DataFrame, *, audio=None, segments=None, duration=No
     (drawn as bands). Clicking the curves plays from there. Works offline: everything is
     inline in the page.
     """
-    import streamlit.components.v1 as components
-
     from emolab import plots
 
     url = _audio_url(audio)
@@ -301,8 +299,8 @@ def curve_player(curves: pd.DataFrame, *, audio=None, segments=None, duration=No
         st.caption("No audio file is stored for this song.")
         return
     page = plots.curve_player_html(curves, audio_url=url, segments=segments, duration=duration,
-                                   height=height)
-    components.html(page, height=height + 110)
+                                   height=height, element_id=f"emolab-{key}")
+    st.html(page, unsafe_allow_javascript=True)  # our own markup only; names are escaped
     if url is None and audio is not None:  # too large to embed: a plain player
         st.audio(audio[0] if isinstance(audio, tuple) else audio)
 

@@ -111,16 +111,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(db_path, *, port: int, log_path) -> subprocess.Popen:
-    """Start ``streamlit run app.py`` on a loopback port against ``db_path``; wait for health."""
-    env = dict(os.environ, EMOLAB_DB=str(db_path), EMOLAB_NO_DEMO="1")
+#: Seconds after which a server, a page or a script run counts as hung. Generous on
+#: purpose: the tests check behaviour, not speed (benchmarks/ measures that).
+HANG_S = 300
+
+
+def start_server(db_path, *, port: int, log_path, demo: bool = False,
+                 show_error_details: str | None = "full", env: dict | None = None
+                 ) -> subprocess.Popen:
+    """Start ``streamlit run app.py`` on a loopback port against ``db_path``; wait for health.
+
+    ``demo`` lets the app build its demo library on the first visit; ``show_error_details``
+    None keeps the repository's own ``.streamlit/config.toml`` setting.
+    """
+    env = dict(os.environ, EMOLAB_DB=str(db_path), **(env or {}))
+    if demo:
+        env.pop("EMOLAB_NO_DEMO", None)
+    else:
+        env["EMOLAB_NO_DEMO"] = "1"
+    args = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+            "--server.port", str(port), "--server.address", "127.0.0.1",
+            "--server.headless", "true"]
+    if show_error_details is not None:
+        args += ["--client.showErrorDetails", show_error_details]
     log = open(log_path, "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--client.showErrorDetails", "full"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 90
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + HANG_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"streamlit exited early; see {log_path}")
@@ -130,7 +146,7 @@ def start_server(db_path, *, port: int, log_path) -> subprocess.Popen:
         except OSError:
             time.sleep(0.2)
     proc.kill()
-    raise RuntimeError(f"streamlit did not answer on port {port} within 90 s; see {log_path}")
+    raise RuntimeError(f"streamlit did not answer on port {port} within {HANG_S} s; see {log_path}")
 
 
 def stop_server(proc: subprocess.Popen) -> None:
@@ -150,7 +166,7 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def wait_idle(page, *, timeout: float = 60_000) -> None:
+def wait_idle(page, *, timeout: float = HANG_S * 1000) -> None:
     """Wait until Streamlit has finished running the script after the last interaction."""
     try:
         page.wait_for_selector('[data-testid="stApp"][data-test-script-state="running"]',
@@ -159,3 +175,47 @@ def wait_idle(page, *, timeout: float = 60_000) -> None:
         pass  # the run may already be over
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
                            timeout=timeout)
+
+
+# ------------------------------------------------------------------ what a page must never show or do
+
+#: The text Streamlit shows instead of an exception when ``client.showErrorDetails`` hides it.
+REDACTED_ERROR = "This app has encountered an error"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def error_boxes(page, *, errors_allowed: bool = False) -> list[str]:
+    """Every error box on the page: exceptions (shown or redacted), tracebacks, and
+    ``st.error`` boxes unless ``errors_allowed``."""
+    found = [f"exception: {t}" for t in
+             page.locator('[data-testid="stException"]').all_inner_texts()]
+    body = page.inner_text("body")
+    if REDACTED_ERROR in body:
+        found.append("redacted exception: " + body[body.index(REDACTED_ERROR):][:200])
+    if "Traceback (most recent call last)" in body:
+        found.append("traceback")
+    if not errors_allowed:
+        found += [f"error: {t}" for t in
+                  page.locator('[data-testid="stAlertContentError"]').all_inner_texts()]
+    return found
+
+
+def record_requests(page) -> list[str]:
+    """Start recording the URL of every request the page (and its frames) makes."""
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    return urls
+
+
+def remote_requests(urls) -> list[str]:
+    """The requests that left the machine (anything but loopback, ``data:`` and ``blob:``)."""
+    from urllib.parse import urlsplit
+
+    remote = []
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme in ("data", "blob", "about", "chrome", "chrome-extension"):
+            continue
+        if parts.hostname not in LOCAL_HOSTS:
+            remote.append(url)
+    return remote

@@ -228,7 +228,7 @@ def test_analyse_library_song_shows_prediction_and_curves(db):
                for link in at.get("page_link"))
     charts = at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
     assert len(charts) >= 2  # plane, waveform (the curves are drawn by the player)
-    players = at.get("iframe")
+    players = [h for h in at.get("html") if "-playhead" in h.proto.body]
     assert len(players) == 1
 
 
@@ -238,9 +238,10 @@ def test_analyse_draws_saved_segment_labels_on_the_curves(db):
                                        "t0": 2.0, "t1": 6.0, "valence": 0.3, "arousal": -0.2})
     at = open_page("analyse", song_id=1)
     assert_clean(at)
-    page = at.get("iframe")[0].proto.srcdoc
+    page = next(h.proto.body for h in at.get("html") if "-playhead" in h.proto.body)
     assert 'class="segment"' in page and "seg: valence +0.30, arousal -0.20" in page
-    assert 'id="playhead"' in page and 'id="player"' in page and "data:audio/wav;base64," in page
+    assert 'id="emolab-song1-playhead"' in page and 'id="emolab-song1-player"' in page
+    assert "data:audio/wav;base64," in page
 
 
 def test_static_annotation_is_saved(db):
