@@ -312,7 +312,7 @@ def sketch_overlay(sketch: pd.DataFrame, matches: pd.DataFrame | None = None, *,
 def curve_player_html(curves: pd.DataFrame, *, audio_url: str | None = None,
                       segments: pd.DataFrame | None = None, duration: float | None = None,
                       start: float = 0.0, width: int = 760, height: int = 200,
-                      element_id: str = "emolab") -> str:
+                      element_id: str = "emolab", with_script: bool = True) -> str:
     """An audio player above the emotion curves, with a playhead that follows the audio.
 
     Self-contained HTML (inline SVG and script, nothing fetched from the network) for
@@ -335,6 +335,9 @@ def curve_player_html(curves: pd.DataFrame, *, audio_url: str | None = None,
     element_id : str
         Prefix of the elements' ids (``<id>-player``, ``<id>-playhead``, ``<id>-curves``);
         unique per page.
+    with_script : bool
+        False: only the markup (player, curves, bands), without the script that draws
+        it into the page and moves the playhead.
 
     Returns
     -------
@@ -393,10 +396,22 @@ def curve_player_html(curves: pd.DataFrame, *, audio_url: str | None = None,
               f'src="{html.escape(audio_url)}"></audio>' if audio_url else
               '<div style="font-size:12px;color:#616161">No audio file is stored for this '
               'song.</div>')
+    markup = (f'<div style="font-family:serif">{player}'
+              f'<svg id="{ident}-curves" viewBox="0 0 {width} {height}" width="100%" '
+              'style="cursor:pointer">'
+              + "".join(parts) + f'</svg><div style="font-size:12px;color:#424242">{legend}. '
+              'Click the curves to play from there; the black line follows the music.</div>'
+              '</div>')
+    if not with_script:
+        return markup
+    # st.html sanitises inline SVG away, so the script draws the markup itself; the markup
+    # travels as a JSON string without a single "<" (the sanitiser drops a script whose
+    # text looks like markup).
     script = """
 <script>
 (() => {
 const END = %s, LEFT = %s, WIDTH = %s, START = %s, ID = %s;
+document.getElementById(ID + "-box").innerHTML = %s;
 const audio = document.getElementById(ID + "-player");
 const head = document.getElementById(ID + "-playhead");
 const svg = document.getElementById(ID + "-curves");
@@ -421,10 +436,5 @@ if (audio) {
 }
 })();
 </script>""" % (json.dumps(end), left, plot_w, json.dumps(float(start)), json.dumps(element_id),
-                 width)
-    return (f'<div style="font-family:serif">{player}'
-            f'<svg id="{ident}-curves" viewBox="0 0 {width} {height}" width="100%" '
-            'style="cursor:pointer">'
-            + "".join(parts) + f'</svg><div style="font-size:12px;color:#424242">{legend}. '
-            'Click the curves to play from there; the black line follows the music.</div></div>'
-            + script)
+                 json.dumps(markup).replace("<", "\\u003c"), width)
+    return f'<div id="{ident}-box"></div>' + script

@@ -239,8 +239,8 @@ def test_analyse_draws_saved_segment_labels_on_the_curves(db):
     at = open_page("analyse", song_id=1)
     assert_clean(at)
     page = next(h.proto.body for h in at.get("html") if "-playhead" in h.proto.body)
-    assert 'class="segment"' in page and "seg: valence +0.30, arousal -0.20" in page
-    assert 'id="emolab-song1-playhead"' in page and 'id="emolab-song1-player"' in page
+    assert 'class=\\"segment\\"' in page and "seg: valence +0.30, arousal -0.20" in page
+    assert "emolab-song1-playhead" in page and "emolab-song1-player" in page
     assert "data:audio/wav;base64," in page
 
 
