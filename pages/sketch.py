@@ -5,7 +5,7 @@ import streamlit as st
 
 from streamlit_drawable_canvas import st_canvas
 
-from emolab import plots, search, ui
+from emolab import plots, search, sketch, ui
 from emolab.exceptions import EmolabError
 
 st.title("Sketch a profile")
@@ -41,7 +41,7 @@ for name in ("valence", "arousal"):
         background_image=ui.sketch_background(WIDTH, HEIGHT, name),
         width=WIDTH, height=HEIGHT, key=f"sketch_{name}_{st.session_state['sketch_round']}",
     )
-    curves[name] = ui.stroke_to_curve(result.json_data, width=WIDTH, height=HEIGHT, n=POINTS)
+    curves[name] = sketch.stroke_to_curve(result.json_data, width=WIDTH, height=HEIGHT, n=POINTS)
 
 if curves["valence"] is None and curves["arousal"] is None:
     st.info("Draw a curve on at least one canvas to search.", icon="✍️")

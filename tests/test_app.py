@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from emolab import ui
 from emolab.index import annotations, open_index
 from tests.app_harness import add_features, fill_index
 
@@ -294,36 +293,3 @@ def test_models_page_describes_the_shipped_models_and_shows_their_scores(db):
     assert "SVR" in text and "boosted trees" in text and "TNN + SVR" not in text
     metrics = {m.label: float(m.value) for m in at.metric}
     assert 0.3 < metrics["R² valence"] < 0.6 and 0.5 < metrics["R² arousal"] < 0.8
-
-
-def test_stroke_to_curve_maps_canvas_to_unit_values():
-    # A stroke from bottom-left to top-right, drawn as fabric.js path commands.
-    drawing = {"objects": [{"type": "Path", "path": [
-        ["M", 0, 200], ["Q", 100, 150, 200, 100], ["L", 400, 0]]}]}
-    curve = ui.stroke_to_curve(drawing, width=400, height=200, n=5)
-    assert curve.shape == (5,)
-    assert curve[0] == pytest.approx(-1.0) and curve[-1] == pytest.approx(1.0)
-    assert np.all(np.diff(curve) >= 0)
-
-
-def test_stroke_to_curve_ignores_dots_and_empty_drawings():
-    assert ui.stroke_to_curve(None, width=400, height=200) is None
-    dot = {"objects": [{"type": "path", "path": [["M", 10, 10], ["L", 11, 12]]}]}
-    assert ui.stroke_to_curve(dot, width=400, height=200) is None
-
-
-@pytest.mark.parametrize("drawing", [
-    {"objects": None}, {"objects": "path"}, {"objects": [1, "x"]}, [1, 2],
-    {"objects": [{"type": "path", "path": None}]},
-    {"objects": [{"type": "path", "path": [1, 2, 3]}]},
-])
-def test_stroke_to_curve_ignores_malformed_drawings(drawing):
-    assert ui.stroke_to_curve(drawing, width=400, height=200) is None
-
-
-def test_stroke_to_curve_skips_points_that_are_not_finite():
-    drawing = {"objects": [{"type": "path", "path": [
-        ["M", 0, 200], ["L", float("nan"), 5], ["L", 200, float("inf")], ["L", 400, 0],
-        ["L", 10**400, 3]]}]}
-    curve = ui.stroke_to_curve(drawing, width=400, height=200, n=5)
-    assert np.isfinite(curve).all() and curve[0] == -1.0 and curve[-1] == 1.0

@@ -8,7 +8,7 @@ from emolab import retrain
 from emolab.config import MODELS_DIR
 from emolab.exceptions import ModelError
 from emolab.models.static import StaticConfig, StaticEmotionModel
-from emolab.projection import embedder_saw
+from emolab.map_scores import embedder_saw
 from tests.app_harness import add_features, fill_index
 from emolab.index import open_index
 
