@@ -392,13 +392,29 @@ def sketch_background(width: int, height: int, name: str) -> bytes:
 
 # ------------------------------------------------------------------ models
 
+def portable_paths(value):
+    """``value`` with the paths of this machine written as a user writes them
+    (``~/…`` for the home folder, relative for the project), recursively."""
+    from emolab.config import PROJECT_ROOT
+
+    if isinstance(value, dict):
+        return {k: portable_paths(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [portable_paths(v) for v in value]
+    if isinstance(value, str):
+        for root, short in ((str(PROJECT_ROOT), "."), (str(Path.home()), "~")):
+            if value == root or value.startswith(root + os.sep):
+                return short + value[len(root):]
+    return value
+
+
 def model_card(model) -> dict:
     """What the Models page shows of a loaded model: version, scores, training facts."""
     card = {"version": getattr(model, "version", "") or "unknown"}
     for name in ("cv_scores", "trained_on", "info"):
         value = getattr(model, name, None)
         if value:
-            card[name] = value
+            card[name] = portable_paths(value)
     config = getattr(model, "config", None)
     if config is not None and hasattr(config, "__dataclass_fields__"):
         from dataclasses import asdict

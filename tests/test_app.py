@@ -293,3 +293,16 @@ def test_models_page_describes_the_shipped_models_and_shows_their_scores(db):
     assert "SVR" in text and "boosted trees" in text and "TNN + SVR" not in text
     metrics = {m.label: float(m.value) for m in at.metric}
     assert 0.3 < metrics["R² valence"] < 0.6 and 0.5 < metrics["R² arousal"] < 0.8
+    shown = " ".join(j.proto.body for j in at.get("json"))
+    assert shown and str(Path.home()) + "/" not in shown  # no path of this machine
+
+
+def test_portable_paths_hide_this_machines_folders():
+    from emolab import ui
+    from emolab.config import PROJECT_ROOT
+
+    home = str(Path.home())
+    value = {"a": [f"{home}/.cache/x.pt", str(PROJECT_ROOT / "data" / "m")], "b": 3,
+             "c": "/elsewhere/f"}
+    assert ui.portable_paths(value) == {"a": ["~/.cache/x.pt", "./data/m"], "b": 3,
+                                        "c": "/elsewhere/f"}
