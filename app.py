@@ -1,7 +1,8 @@
 """EmoLab: perceived emotion in music. Run with ``streamlit run app.py``.
 
-Icons are emoji: a ``:material/…:`` page icon makes the browser fetch the favicon from
-fonts.gstatic.com, and EmoLab never reaches the network.
+No icons on pages and buttons: a ``:material/…:`` icon makes the browser fetch
+fonts.gstatic.com (EmoLab never reaches the network), and emoji need a font the machine
+may lack. The favicon is an emoji that Streamlit draws inline (a data: URL).
 """
 import streamlit as st
 
@@ -10,14 +11,14 @@ from emolab import ui
 st.set_page_config(page_title="EmoLab", page_icon="🎵", layout="wide")
 
 PAGES = [
-    st.Page("pages/library.py", title="Library", icon="📚", default=True),
-    st.Page("pages/analyse.py", title="Analyse", icon="🎧"),
-    st.Page("pages/explore.py", title="Explore spaces", icon="🗺️"),
-    st.Page("pages/search.py", title="Search by emotion", icon="🎯"),
-    st.Page("pages/sketch.py", title="Sketch a profile", icon="✍️"),
-    st.Page("pages/query.py", title="Query", icon="🗄️"),
-    st.Page("pages/annotate.py", title="Annotate & export", icon="📝"),
-    st.Page("pages/models.py", title="Models", icon="📐"),
+    st.Page("pages/library.py", title="Library", default=True),
+    st.Page("pages/analyse.py", title="Analyse"),
+    st.Page("pages/explore.py", title="Explore spaces"),
+    st.Page("pages/search.py", title="Search by emotion"),
+    st.Page("pages/sketch.py", title="Sketch a profile"),
+    st.Page("pages/query.py", title="Query"),
+    st.Page("pages/annotate.py", title="Annotate & export"),
+    st.Page("pages/models.py", title="Models"),
 ]
 
 page = st.navigation(PAGES)

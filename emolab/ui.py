@@ -115,15 +115,15 @@ def optional(module: str):
 
 def missing(what: str, how: str) -> None:
     """Say plainly that something (a model, data) is not there yet and how to get it."""
-    st.info(f"{what}  \nHow to get it: {how}", icon="🧭")
+    st.info(f"{what}  \nHow to get it: {how}")
 
 
 def show_error(exc: Exception) -> None:
     """A sentence for the musicologist; never a traceback."""
     if isinstance(exc, EmolabError):
-        st.error(str(exc), icon="⚠️")
+        st.error(str(exc))
     else:
-        st.error(f"Something went wrong ({type(exc).__name__}): {exc}", icon="⚠️")
+        st.error(f"Something went wrong ({type(exc).__name__}): {exc}")
 
 
 # ------------------------------------------------------------------ provenance
@@ -163,8 +163,7 @@ def provenance_caption(table: pd.DataFrame | None = None, *, versions=None,
     if not parts:
         return
     st.caption("; ".join(parts) + "." + (f" {PLUS_MINUS}" if plus_minus else ""))
-    st.page_link(MODELS_PAGE, label="What these models are and how well they do → Models",
-                 icon="📐")
+    st.page_link(MODELS_PAGE, label="What these models are and how well they do → Models")
 
 
 def number_columns(*names: str) -> dict:

@@ -19,7 +19,7 @@ def show_emotion(*, static, human, curves: pd.DataFrame, wave, audio, key: str,
         st.markdown("**Whole-song emotion**")
         if silent:
             st.info("No emotion is shown: the recording is silent, so there is no music to "
-                    "read one from.", icon="🔇")
+                    "read one from.")
         elif static is None and human is None:
             ui.missing("No static prediction for this recording: the static model is not "
                        "trained yet.", TRAIN_STATIC)
@@ -73,7 +73,7 @@ def analyse_uploads(files) -> None:
                       key="upload_choice") if len(files) > 1 else files[0].file_id
     analysis, data = done[choice]
     if analysis is None:
-        st.error(f"{names[choice]}: {data}", icon="⚠️")
+        st.error(f"{names[choice]}: {data}")
         return
     show_upload(analysis, data)
 
@@ -84,8 +84,7 @@ def show_upload(analysis, data: bytes) -> None:
                f"{analysis.channels} channel{'s' if analysis.channels > 1 else ''}")
     if analysis.silent:
         st.warning(f"“{analysis.name}” is silent: there is no music in it to read an emotion "
-                   "from, so nothing is predicted and it cannot be added to the library.",
-                   icon="🔇")
+                   "from, so nothing is predicted and it cannot be added to the library.")
     for note in analysis.notes:
         if not analysis.silent:
             st.warning(note)
@@ -97,7 +96,7 @@ def show_upload(analysis, data: bytes) -> None:
                  versions=analysis.model_versions, silent=analysis.silent)
     title = st.text_input("Title", value=analysis.name.rsplit(".", 1)[0], key="upload_title")
     artist = st.text_input("Artist or composer", key="upload_artist")
-    if st.button("Add to library", icon="➕", type="primary", disabled=analysis.silent,
+    if st.button("Add to library", type="primary", disabled=analysis.silent,
                  help="A silent recording has no emotion to store." if analysis.silent else None):
         try:
             path = ui.save_upload(data, analysis.name, analysis.content_hash)

@@ -45,7 +45,7 @@ def save(action, success: str, after=None) -> None:
 
 
 if "ann_flash" in st.session_state:
-    st.toast(st.session_state.pop("ann_flash"), icon="✅")
+    st.toast(st.session_state.pop("ann_flash"))
 
 
 if section == SECTIONS[0]:
@@ -81,19 +81,19 @@ if section == SECTIONS[0]:
                             and isinstance(current["note"], str) else "")
         values = {"valence": valence, "arousal": arousal, "tags": tags, "note": note or None}
         if current is None:
-            if st.button("Save label", type="primary", icon="💾"):
+            if st.button("Save label", type="primary"):
                 save(lambda con: annotations.insert(
                     con, {"song_id": song_id, "annotator": annotator, "kind": "static", **values}),
                     "Label saved.", after=lambda _: st.session_state.update({seen_key: 1}))
         else:
             b1, b2 = st.columns([1, 2])
-            if b1.button("Save changes", type="primary", icon="💾"):
+            if b1.button("Save changes", type="primary"):
                 save(lambda con: annotations.update(
                     con, int(current["annotation_id"]), values,
                     expected_revision=st.session_state[seen_key], who=annotator),
                     "Label updated.",
                     after=lambda revision: st.session_state.update({seen_key: int(revision)}))
-            if b2.button("Reload the stored label", icon="🔄"):
+            if b2.button("Reload the stored label"):
                 for key in (seen_key, v_key, a_key, f"ann_tags_{song_id}", f"ann_note_{song_id}"):
                     st.session_state.pop(key, None)
                 st.rerun()
@@ -127,7 +127,7 @@ if section == SECTIONS[0]:
                          key=f"seg_t1_{song_id}_{span}")
     seg_v = s3.slider("Valence", -1.0, 1.0, 0.0, 0.05, key="seg_v")
     seg_a = s4.slider("Arousal", -1.0, 1.0, 0.0, 0.05, key="seg_a")
-    if st.button("Save segment label", icon="➕"):
+    if st.button("Save segment label"):
         save(lambda con: annotations.insert(con, {
             "song_id": song_id, "annotator": annotator, "kind": "segment", "t0": t0, "t1": t1,
             "valence": seg_v, "arousal": seg_a}), "Segment label saved.")
@@ -152,11 +152,11 @@ if section == SECTIONS[1]:
         },
     )
     b1, b2 = st.columns([1, 5])
-    if b1.button("Save table", type="primary", icon="💾"):
+    if b1.button("Save table", type="primary"):
         changes = st.session_state.get("ann_editor", {})
         save(lambda con: curation.apply_table_edits(con, snapshot, changes, who=annotator),
              "Annotations saved.")
-    if b2.button("Reload", icon="🔄"):
+    if b2.button("Reload"):
         st.session_state.pop("ann_snapshot", None)
         st.rerun()
 
@@ -177,13 +177,13 @@ if section == SECTIONS[2]:
         return buf.getvalue().encode("utf-8")
 
     st.download_button("Download annotations CSV", export_csv, file_name="emolab-annotations.csv",
-                       mime="text/csv", icon="⬇️", key="export_csv",
+                       mime="text/csv", key="export_csv",
                        on_click="ignore")
     st.markdown("**Import** — the same columns, on the scale chosen above. The file is applied "
                 "all or nothing: if any row is bad, nothing is imported and the bad rows are "
                 "listed.")
     uploaded = st.file_uploader("Annotation CSV", type=["csv"], key="import_csv")
-    if uploaded is not None and st.button("Import", icon="⬆️"):
+    if uploaded is not None and st.button("Import"):
         try:
             report = importers.import_annotations(index, io.BytesIO(uploaded.getvalue()),
                                                   scale=scale,
@@ -194,7 +194,7 @@ if section == SECTIONS[2]:
             if report.ok:
                 ui.index_changed()
                 st.session_state.pop("ann_snapshot", None)
-                st.success(report.message, icon="✅")
+                st.success(report.message)
             else:
-                st.error(report.message, icon="⚠️")
+                st.error(report.message)
                 st.dataframe(report.to_frame(), hide_index=True)

@@ -103,7 +103,7 @@ st.caption(f"The index holds human static labels for {stats['with_human_static']
            "model is never replaced. It takes a few minutes.")
 for folder in retrain.retrained_models()[:5]:
     st.caption(f"Retrained earlier: `{folder}`")
-if st.button("Retrain the static model", type="primary", icon="🔁",
+if st.button("Retrain the static model", type="primary",
              disabled=stats["with_human_static"] < retrain.MIN_SONGS,
              help=f"Needs human labels for at least {retrain.MIN_SONGS} songs that have DEAM "
                   "features."):

@@ -72,6 +72,6 @@ with right:
     st.markdown(f"▶ **{song['label']}**")
     if not ui.play(song["source_path"]):
         st.caption("No audio file is stored for this song.")
-    if st.button("Open in Analyse", icon="🎧"):
+    if st.button("Open in Analyse"):
         ui.select_song(int(row["song_id"]))
         st.switch_page("pages/analyse.py")

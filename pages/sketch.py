@@ -32,7 +32,7 @@ source = o4.radio("Song curves", SOURCES, horizontal=True, key="sketch_source",
 k = o5.number_input("Songs", 1, 50, 8, key="sketch_k")
 znorm = o1.toggle("Compare shape only", key="sketch_znorm",
                   help="Ignore each curve's level and range: match rises and falls.")
-if o5.button("Clear", icon="🧽", help="Clear both canvases"):
+if o5.button("Clear", help="Clear both canvases"):
     st.session_state["sketch_round"] += 1
     st.rerun()
 for name in ("valence", "arousal"):
@@ -44,7 +44,7 @@ for name in ("valence", "arousal"):
     curves[name] = sketch.stroke_to_curve(result.json_data, width=WIDTH, height=HEIGHT, n=POINTS)
 
 if curves["valence"] is None and curves["arousal"] is None:
-    st.info("Draw a curve on at least one canvas to search.", icon="✍️")
+    st.info("Draw a curve on at least one canvas to search.")
     st.stop()
 for name in ("valence", "arousal"):
     if curves[name] is None:
