@@ -12,6 +12,7 @@ st.set_page_config(page_title="EmoLab", page_icon="🎵", layout="wide")
 
 PAGES = [
     st.Page("pages/library.py", title="Library", default=True),
+    st.Page("pages/import_folder.py", title="Import a folder"),
     st.Page("pages/analyse.py", title="Analyse"),
     st.Page("pages/explore.py", title="Explore spaces"),
     st.Page("pages/search.py", title="Search by emotion"),

@@ -4,10 +4,10 @@ Usage::
 
     .venv/bin/python benchmarks/dynamic.py [--minutes 4] [--repeats 5] [--threads 2]
 
-Loads the shipped model (``data/models/dynamic``), predicts once to warm up, then
-times ``predict_curve`` on synthetic audio at 22.05 kHz, given the song's static level
-as ``pipeline.analyse`` does (``--no-level`` times the model computing the level itself, an
-extra openSMILE pass). Target: ≤ 1 s on 2 cores with the level given.
+Loads the shipped model (``data/models/dynamic``: the static model over sliding windows of
+fast-extractor frames), predicts once to warm up, then times ``predict_curve`` on synthetic
+audio at 22.05 kHz (the level is ignored by the unanchored windowed model; ``--no-level``
+is kept for the VAE-LSTM). Target: ≤ 1 s on 2 cores.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from emolab.config import ANALYSIS_SR
-from emolab.models.sequence import DynamicEmotionModel
+from emolab.models.dynamic import DynamicEmotionModel
 
 
 def synthetic_song(minutes: float, sr: int = ANALYSIS_SR) -> np.ndarray:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from emolab import audio, pipeline
+from emolab import audio, ingest, pipeline
 from emolab.config import ANALYSIS_SR
 from emolab.features import deam, spectral
 from emolab.index import open_index
@@ -94,8 +94,8 @@ def main() -> None:
         for workers in sorted({1, args.workers}):
             with open_index(Path(tmp) / f"w{workers}.duckdb") as idx:
                 start = time.perf_counter()
-                report = pipeline.ingest([folder], index=idx, workers=workers,
-                                         progress=lambda *a: None)
+                report = ingest.ingest([folder], index=idx, workers=workers,
+                                       progress=lambda *a: None)
                 results[workers] = time.perf_counter() - start
                 assert len(report.added) == args.songs, report.summary()
         print(f"## End to end: {args.songs} songs × {args.minutes:g} min, features + predictions\n")

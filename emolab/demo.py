@@ -12,7 +12,9 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import re
+import threading
 import time
 from concurrent.futures import as_completed
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from emolab import pipeline, worker
+from emolab import ingest, worker
 from emolab.config import DATA_DIR, OPENSMILE_SR
 from emolab.exceptions import EmolabError, ModelError, ParameterError
 
@@ -30,14 +32,16 @@ Progress = Callable[[int, int, str], None]
 #: Where rendered demo audio is cached (git-ignored).
 DEFAULT_AUDIO_DIR = DATA_DIR / "demo_audio"
 #: Length kept of each piece, in seconds.
-EXCERPT_SECONDS = 40.0
+EXCERPT_SECONDS = 30.0
 #: Audio below this level (dB re full scale) at the end of a rendering is cut.
 TAIL_SILENCE_DB = -50.0
 #: FLAC: fast to encode (Vorbis takes ~15x longer) and byte-identical when re-rendered.
 AUDIO_FORMAT = "flac"
 
-# General MIDI programs used to give the unscored or piano-only pieces some colour.
-ORGAN, CHOIR, STRINGS, FLUTE, HARPSICHORD = 19, 52, 48, 73, 6
+# General MIDI programs used to give the pieces their colour.
+PIANO, HARPSICHORD, MARIMBA, ORGAN, ACCORDION = 0, 6, 12, 19, 21
+NYLON_GUITAR, DISTORTION_GUITAR, STRINGS, HARP, CHOIR = 24, 30, 48, 46, 52
+TRUMPET, BRASS, FLUTE = 56, 61, 73
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,12 @@ class DemoPiece:
 
     ``title``/``composer`` fill in what the corpus metadata lacks (most files carry
     neither); ``qpm`` sets the tempo (quarter notes per minute) of scores without one;
-    ``program`` plays every part with one General MIDI instrument.
+    ``program`` plays every part with one General MIDI instrument. The rest shape the
+    performance so that the demo spans the emotion plane: ``transpose`` moves the
+    register (semitones), ``velocity`` sets how hard every note is played (1–127),
+    ``drums`` adds a rock drum kit on every beat, ``drive`` saturates the mix (a loud,
+    compressed master; 0 leaves it clean) and ``level`` is the peak level of the result
+    (quiet pieces are quiet).
     """
 
     corpus_path: str
@@ -55,76 +64,113 @@ class DemoPiece:
     number: int | None = None
     qpm: float | None = None
     program: int | None = None
+    transpose: int = 0
+    velocity: int | None = None
+    drums: bool = False
+    drive: float = 0.0
+    level: float = 0.9
+    #: How this performance differs (added to the title and the file name), e.g. "soft".
+    variant: str | None = None
 
     @property
     def key(self) -> str:
         """A stable file name stem for the piece."""
         stem = re.sub(r"\.[a-z]+$", "", self.corpus_path)
         stem = re.sub(r"[^A-Za-z0-9]+", "_", stem).strip("_")
-        return f"{stem}_{self.number}" if self.number is not None else stem
+        stem = f"{stem}_{self.number}" if self.number is not None else stem
+        if self.variant:
+            stem += "_" + re.sub(r"[^A-Za-z0-9]+", "_", self.variant).strip("_").lower()
+        return stem
 
 
+def _excited(path, title, composer, *, qpm=None, program=BRASS, **kw) -> "DemoPiece":
+    """Bright and loud: brass (or another program), a rock drum kit, a driven master."""
+    return DemoPiece(path, title, composer, qpm=qpm, program=program, velocity=120, drums=True,
+                     drive=3.0, variant=kw.pop("variant", "brass, drums, loud"), **kw)
+
+
+def _tense(path, title, composer, *, qpm=None, **kw) -> "DemoPiece":
+    """Dark and loud: distorted guitar an octave down, drums, a hard-driven master."""
+    return DemoPiece(path, title, composer, qpm=qpm, program=DISTORTION_GUITAR, transpose=-12,
+                     velocity=120, drums=True, drive=4.0,
+                     variant="distorted guitar, low, drums", **kw)
+
+
+def _content(path, title, composer, *, qpm=None, program=None, **kw) -> "DemoPiece":
+    """Gentle: the score's own instruments (or ``program``) with light drums, played softly."""
+    return DemoPiece(path, title, composer, qpm=qpm, program=program, drums=True, level=0.25,
+                     variant=kw.pop("variant", "soft, light drums"), **kw)
+
+
+def _sad(path, title, composer, *, qpm, program=STRINGS, **kw) -> "DemoPiece":
+    """Slow and very soft, lightly touched."""
+    return DemoPiece(path, title, composer, qpm=qpm, program=program, velocity=40,
+                     level=kw.pop("level", 0.15), variant=kw.pop("variant", "slow, very soft"), **kw)
+
+
+_MAPLE = ("joplin/maple_leaf_rag.mxl", "Maple Leaf Rag", "Scott Joplin")
+_K545 = ("mozart/k545/movement1_exposition.mxl",
+         "Piano Sonata in C major, K. 545: I. Allegro (exposition)", "Wolfgang Amadeus Mozart")
+_HAYDN = ("haydn/opus1no1/movement1.mxl", "String Quartet in B-flat major, Op. 1 No. 1: I. Presto",
+          "Joseph Haydn")
+_ALOHA = ("liliuokalani/aloha_oe.mxl", "Aloha ʻOe", "Liliʻuokalani")
+
+#: The demo library: four groups of performances chosen (and measured with the shipped
+#: models, see ``data/demo/manifest.json``) to land in the four quadrants of the plane.
+#: Some scores appear in several performances, so the demo also shows how much the
+#: performance, not only the score, moves perceived emotion.
 DEMO_PIECES: tuple[DemoPiece, ...] = (
-    # Bach chorales, three major and three minor
-    DemoPiece("bach/bwv1.6.mxl", "Chorale BWV 1.6 (F major)", "Johann Sebastian Bach", program=ORGAN),
-    DemoPiece("bach/bwv140.7.mxl", "Chorale 'Gloria sei dir gesungen', BWV 140.7",
-              "Johann Sebastian Bach", qpm=80, program=CHOIR),
-    DemoPiece("bach/bwv11.6.mxl", "Chorale BWV 11.6 (D major)", "Johann Sebastian Bach",
-              qpm=84, program=STRINGS),
-    DemoPiece("bach/bwv10.7.mxl", "Chorale BWV 10.7 (G minor)", "Johann Sebastian Bach",
-              qpm=72, program=ORGAN),
-    DemoPiece("bach/bwv101.7.mxl", "Chorale BWV 101.7 (D minor)", "Johann Sebastian Bach",
-              qpm=66, program=CHOIR),
-    DemoPiece("bach/bwv244.3.mxl", "St Matthew Passion, chorale BWV 244.3 (B minor)",
-              "Johann Sebastian Bach", qpm=60, program=STRINGS),
-    DemoPiece("joplin/maple_leaf_rag.mxl", "Maple Leaf Rag", "Scott Joplin"),
-    DemoPiece("mozart/k545/movement1_exposition.mxl",
-              "Piano Sonata in C major, K. 545: I. Allegro (exposition)", "Wolfgang Amadeus Mozart"),
-    DemoPiece("mozart/k155/movement2.mxl", "String Quartet in D major, K. 155: II. Andante",
-              "Wolfgang Amadeus Mozart", qpm=76),
-    DemoPiece("mozart/k80/movement1.mxl", "String Quartet in G major, K. 80: I. Adagio",
-              "Wolfgang Amadeus Mozart", qpm=56),
-    DemoPiece("haydn/opus1no1/movement1.mxl", "String Quartet in B-flat major, Op. 1 No. 1: I. Presto",
-              "Joseph Haydn"),
-    DemoPiece("beethoven/opus18no1/movement2.krn",
-              "String Quartet in F major, Op. 18 No. 1: II. Adagio affettuoso ed appassionato",
-              "Ludwig van Beethoven"),
-    DemoPiece("beethoven/opus18no1/movement3.krn",
-              "String Quartet in F major, Op. 18 No. 1: III. Scherzo", "Ludwig van Beethoven"),
-    DemoPiece("schubert/Lindenbaum.xml", None, "Franz Schubert", qpm=72),
-    DemoPiece("chopin/mazurka06-2.krn", None, "Frédéric Chopin"),
-    DemoPiece("schumann_robert/dichterliebe_no2.xml",
-              "Dichterliebe, Op. 48: No. 2 'Aus meinen Tränen sprießen'", "Robert Schumann"),
-    DemoPiece("schumann_robert/opus41no1/movement2.mxl",
-              "String Quartet in A minor, Op. 41 No. 1: II. Scherzo", "Robert Schumann"),
-    DemoPiece("schumann_clara/polonaise_op1n1.mxl", "Polonaise, Op. 1 No. 1", "Clara Schumann",
-              qpm=96),
-    DemoPiece("handel/rinaldo/Lascia_chio_pianga.mxl", "Lascia ch'io pianga (Rinaldo)",
-              "George Frideric Handel", qpm=60),
-    DemoPiece("verdi/laDonnaEMobile.mxl", "La donna è mobile (Rigoletto)", "Giuseppe Verdi"),
-    DemoPiece("corelli/opus3no1/1grave.xml", "Trio Sonata Op. 3 No. 1: I. Grave", "Arcangelo Corelli",
-              program=STRINGS),
-    DemoPiece("cpebach/h186.mxl", "Keyboard piece, H. 186", "Carl Philipp Emanuel Bach",
-              qpm=100, program=HARPSICHORD),
-    DemoPiece("liliuokalani/aloha_oe.mxl", "Aloha ʻOe", "Liliʻuokalani"),
-    DemoPiece("weber/concertino_clarinet.mxl", "Clarinet Concertino, Op. 26", "Carl Maria von Weber"),
-    DemoPiece("johnson_j_r/lift_every_voice.mxl", "Lift Every Voice and Sing", "J. Rosamond Johnson",
-              qpm=88),
-    DemoPiece("beach/prayer_of_a_tired_child.musicxml", "Prayer of a Tired Child, Op. 75 No. 4",
-              "Amy Beach", qpm=66),
-    DemoPiece("monteverdi/madrigal.3.1.mxl", "Madrigal 'La giovinetta pianta' (Book 3, No. 1)",
-              "Claudio Monteverdi", qpm=100, program=CHOIR),
-    DemoPiece("palestrina/Agnus_01.krn", None, "Giovanni Pierluigi da Palestrina", qpm=90,
-              program=CHOIR),
-    DemoPiece("trecento/PMFC_04-A lle s_andra lo spirt.xml", "A le' s'andrà lo spirto",
-              "Francesco Landini", program=FLUTE),
-    DemoPiece("josquin/milleRegrets.abc", None, "Josquin des Prez", qpm=90, program=STRINGS),
-    # folk tunes: titles come from the tune books
-    DemoPiece("essenFolksong/altdeu10.abc", None, "Traditional (German)", number=1, qpm=100),
-    DemoPiece("oneills1850/0001-0050.abc", None, "Traditional (Irish)", number=3, qpm=90,
-              program=FLUTE),
-    DemoPiece("miscFolk/americanfifeopus.abc", None, "Traditional (American)", number=1,
-              program=FLUTE),
+    # happy / excited: bright, loud, dense, with drums
+    _excited(*_MAPLE, qpm=130),
+    _excited(*_HAYDN, qpm=150),
+    _excited(*_K545, qpm=140),
+    _excited("verdi/laDonnaEMobile.mxl", "La donna è mobile (Rigoletto)", "Giuseppe Verdi", qpm=140),
+    _excited("schumann_robert/opus41no1/movement2.mxl",
+             "String Quartet in A minor, Op. 41 No. 1: II. Scherzo", "Robert Schumann",
+             program=DISTORTION_GUITAR, variant="distorted guitar, drums, loud"),
+    _excited("miscFolk/americanfifeopus.abc", None, "Traditional (American)", number=1, qpm=140),
+    _excited("oneills1850/0001-0050.abc", None, "Traditional (Irish)", number=3, qpm=140,
+             program=ACCORDION, variant="accordion, drums, loud"),
+    _excited("johnson_j_r/lift_every_voice.mxl", "Lift Every Voice and Sing", "J. Rosamond Johnson",
+             qpm=120),
+    # tense / angry: minor keys, low distorted guitar, drums, fast
+    _tense("bach/bwv10.7.mxl", "Chorale BWV 10.7 (G minor)", "Johann Sebastian Bach", qpm=140),
+    _tense("beethoven/opus18no1/movement3.krn",
+           "String Quartet in F major, Op. 18 No. 1: III. Scherzo", "Ludwig van Beethoven"),
+    _tense("bach/bwv244.3.mxl", "St Matthew Passion, chorale BWV 244.3 (B minor)",
+           "Johann Sebastian Bach", qpm=150),
+    _tense("bach/bwv101.7.mxl", "Chorale BWV 101.7 (D minor)", "Johann Sebastian Bach", qpm=150),
+    _tense("chopin/mazurka06-2.krn", None, "Frédéric Chopin", qpm=160),
+    _tense("corelli/opus3no1/1grave.xml", "Trio Sonata Op. 3 No. 1: I. Grave", "Arcangelo Corelli",
+           qpm=140),
+    _tense("josquin/milleRegrets.abc", None, "Josquin des Prez", qpm=150),
+    _tense("monteverdi/madrigal.3.1.mxl", "Madrigal 'La giovinetta pianta' (Book 3, No. 1)",
+           "Claudio Monteverdi", qpm=160),
+    # calm / content: major keys, soft, with a light pulse
+    _content(*_K545, qpm=130),
+    _content(*_MAPLE, qpm=100),
+    _content(*_HAYDN, qpm=120),
+    _content(*_ALOHA, qpm=80, program=NYLON_GUITAR, variant="guitar, soft, light drums"),
+    DemoPiece(*_MAPLE, variant="piano"),
+    DemoPiece(*_K545, level=0.5, variant="piano, moderately soft"),
+    _content("handel/rinaldo/Lascia_chio_pianga.mxl", "Lascia ch'io pianga (Rinaldo)",
+             "George Frideric Handel", qpm=80),
+    _content("schumann_clara/polonaise_op1n1.mxl", "Polonaise, Op. 1 No. 1", "Clara Schumann",
+             qpm=96),
+    # sad / tired: slow, very soft, sparse
+    _sad("bach/bwv1.6.mxl", "Chorale BWV 1.6 (F major)", "Johann Sebastian Bach", qpm=50),
+    _sad(*_ALOHA, qpm=60, program=HARP, transpose=12, variant="harp, slow, very soft"),
+    _sad("mozart/k155/movement2.mxl", "String Quartet in D major, K. 155: II. Andante",
+         "Wolfgang Amadeus Mozart", qpm=56, program=PIANO, level=0.12),
+    _sad("essenFolksong/altdeu10.abc", None, "Traditional (German)", number=1, qpm=100,
+         program=MARIMBA, level=0.5, variant="marimba, alone"),
+    _sad("schubert/Lindenbaum.xml", None, "Franz Schubert", qpm=60, program=CHOIR),
+    _sad("beach/prayer_of_a_tired_child.musicxml", "Prayer of a Tired Child, Op. 75 No. 4",
+         "Amy Beach", qpm=60),
+    _sad("mozart/k80/movement1.mxl", "String Quartet in G major, K. 80: I. Adagio",
+         "Wolfgang Amadeus Mozart", qpm=50),
+    _sad("bach/bwv140.7.mxl", "Chorale 'Gloria sei dir gesungen', BWV 140.7",
+         "Johann Sebastian Bach", qpm=60, program=CHOIR),
 )
 
 
@@ -167,7 +213,8 @@ def piece_labels(piece: DemoPiece, score) -> tuple[str, str]:
     meta = score.metadata
     title = piece.title or (meta.title if meta is not None else None)
     composer = piece.composer or (meta.composer if meta is not None else None)
-    return title or piece.key.replace("_", " "), composer or "Unknown"
+    title = title or piece.key.replace("_", " ")
+    return (f"{title} ({piece.variant})" if piece.variant else title), composer or "Unknown"
 
 
 def score_tempo(score) -> float:
@@ -215,18 +262,8 @@ def set_tempo(score, qpm: float) -> None:
         part.insert(0, tempo.MetronomeMark(number=qpm))
 
 
-def set_program(score, program: int) -> None:
-    """Play every part of ``score`` with General MIDI instrument ``program`` (0–127)."""
-    from music21 import instrument
-
-    for old in list(score.recurse().getElementsByClass(instrument.Instrument)):
-        old.activeSite.remove(old)
-    for part in score.parts:
-        part.insert(0, instrument.instrumentFromMidiProgram(program))
-
-
 def piece_midi(piece: DemoPiece, *, seconds: float = EXCERPT_SECONDS) -> tuple[bytes, str, str]:
-    """MIDI bytes of a piece's opening, with its title and composer."""
+    """MIDI bytes of a piece's opening as the piece's settings play it, with title and composer."""
     from music21 import midi
 
     score = load_score(piece)
@@ -235,10 +272,55 @@ def piece_midi(piece: DemoPiece, *, seconds: float = EXCERPT_SECONDS) -> tuple[b
     score = excerpt(score, seconds=seconds, qpm=qpm)
     if piece.qpm is not None:
         set_tempo(score, piece.qpm)
-    if piece.program is not None:
-        set_program(score, piece.program)
     data = midi.translate.music21ObjectToMidiFile(score).writestr()
-    return data, title, composer
+    return perform(data, piece, qpm=qpm), title, composer
+
+
+def perform(midi_bytes: bytes, piece: DemoPiece, *, qpm: float) -> bytes:
+    """Apply a piece's instrument, register, touch and drum settings to MIDI bytes."""
+    import pretty_midi
+
+    if piece.program is None and not piece.transpose and piece.velocity is None and not piece.drums:
+        return midi_bytes
+    pm = pretty_midi.PrettyMIDI(io.BytesIO(midi_bytes))
+    for inst in pm.instruments:
+        if inst.is_drum:
+            continue
+        if piece.program is not None:
+            inst.program = piece.program
+        for note in inst.notes:
+            note.pitch = int(np.clip(note.pitch + piece.transpose, 0, 127))
+            if piece.velocity is not None:
+                note.velocity = int(piece.velocity)
+    if piece.drums:
+        pm.instruments.append(drum_track(pm.get_end_time(), beat=60.0 / qpm))
+    buf = io.BytesIO()
+    pm.write(buf)
+    return buf.getvalue()
+
+
+def drum_track(end: float, *, beat: float):
+    """A General MIDI rock beat until ``end`` s: kick and snare alternating on the beats,
+    closed hi-hat on every half beat, a crash every four beats."""
+    import pretty_midi
+
+    KICK, SNARE, HIHAT, CRASH = 36, 38, 42, 49
+    drums = pretty_midi.Instrument(program=0, is_drum=True, name="drums")
+    i = 0
+    while i * beat < end:
+        t = i * beat
+        drums.notes.append(pretty_midi.Note(120, KICK if i % 2 == 0 else SNARE, t, t + 0.1))
+        drums.notes.append(pretty_midi.Note(90, HIHAT, t, t + 0.05))
+        drums.notes.append(pretty_midi.Note(80, HIHAT, t + beat / 2, t + beat / 2 + 0.05))
+        if i % 4 == 0:
+            drums.notes.append(pretty_midi.Note(110, CRASH, t, t + 0.3))
+        i += 1
+    return drums
+
+
+def saturate(y: np.ndarray, drive: float) -> np.ndarray:
+    """Soft-clip a signal (``tanh(drive * y)``): louder on average, same peak order."""
+    return np.tanh(drive * y).astype(np.float32) if drive > 0 else y
 
 
 # ------------------------------------------------------------------ MIDI → audio
@@ -300,11 +382,12 @@ def render_piece(piece: DemoPiece, path, *, seconds: float = EXCERPT_SECONDS,
     import soundfile as sf
 
     data, title, composer = piece_midi(piece, seconds=seconds)
-    y = normalise(trim(render_midi(data, sr=sr), sr, seconds=seconds))
+    y = saturate(render_midi(data, sr=sr), piece.drive)
+    y = normalise(trim(y, sr, seconds=seconds), peak=piece.level)
     if y.size < sr:
         raise ParameterError(f"'{title}' rendered to less than a second of audio.")
     path = Path(path)
-    tmp = path.with_name(path.stem + ".partial" + path.suffix)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}-{threading.get_ident()}.partial{path.suffix}")
     sf.write(tmp, y, sr, format=path.suffix.lstrip(".").upper())
     tmp.replace(path)  # a killed build never leaves half a file under the final name
     labels = {"title": title, "artist": composer}
@@ -424,8 +507,8 @@ def build_demo_library(index, *, audio_dir=None, n_pieces: int | None = None,
             if progress is not None:
                 progress(total - n + done, total, f"Analysed {titles.get(name, name)}")
 
-        report = pipeline.ingest(list(metadata), index=index, workers=workers, origin="demo",
-                                 metadata=metadata, progress=ingest_progress)
+        report = ingest.ingest(list(metadata), index=index, workers=workers, origin="demo",
+                               metadata=metadata, progress=ingest_progress, with_librosa=True)
         if progress is not None:
             progress(total, total, "The demo library is ready.")
     finally:

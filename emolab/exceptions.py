@@ -33,15 +33,15 @@ class ModelError(EmolabError):
     """A model is missing, not trained yet, or does not fit the data given."""
 
 
-class IndexError_(EmolabError):
+class SongIndexError(EmolabError):
     """The song index refused an operation or is unusable."""
 
 
-class QueryRefusedError(IndexError_):
+class QueryRefusedError(SongIndexError):
     """A query in the read-only console was refused (writes, files, extensions...)."""
 
 
-class ConflictError(IndexError_):
+class ConflictError(SongIndexError):
     """Someone else saved this annotation since you opened it."""
 
 
@@ -51,3 +51,7 @@ class DatasetError(EmolabError):
 
 class AnalysisTimeoutError(AudioError):
     """Decoding or analysing a recording took longer than the time limit and was stopped."""
+
+
+class IndexInUseError(SongIndexError):
+    """Another program (the app, another emolab command) holds the song index for writing."""

@@ -1,26 +1,18 @@
 """From audio bytes to a stored song: decode → features → predictions → index.
 
 :func:`analyse` is pure computation (no index); :func:`add_to_index` writes one analysed
-song in one transaction; :func:`ingest` runs both over many files, the analysis in
-time-limited worker processes (:mod:`emolab.worker`) and the writes in the calling process
-(DuckDB's single writer). Files whose
-content is already indexed are skipped, so a killed ingest resumes where it stopped.
+song in one transaction. Many files at once: :func:`emolab.ingest.ingest`, which runs
+:func:`analyse` in time-limited worker processes (:mod:`emolab.worker`).
 """
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
 from emolab import audio
 from emolab.config import ANALYSIS_SR, AudioLimits
-from emolab.exceptions import EmolabError, ParameterError
-
-Progress = Callable[[int, int, str], None]
 
 
 @dataclass
@@ -29,7 +21,8 @@ class Analysis:
 
     ``deam74`` has shape (74,) in ``DEAM74_COLUMNS`` order, ``librosa`` shape (d,);
     ``static`` holds valence, arousal, valence_std, arousal_std on [-1, 1];
-    ``dynamic`` is ``(times, valence, arousal)``, each of shape (n,).
+    ``dynamic`` is ``(times, valence, arousal)``, each of shape (n,); ``dynamic_std``
+    ``(valence_std, arousal_std)`` of the same shape, or None when the model gives none.
     """
 
     name: str
@@ -42,6 +35,7 @@ class Analysis:
     librosa: np.ndarray | None = None
     static: dict | None = None
     dynamic: tuple | None = None
+    dynamic_std: tuple | None = None
     notes: list[str] = field(default_factory=list)
     model_versions: dict = field(default_factory=dict)
 
@@ -65,6 +59,9 @@ class Analysis:
                 "valence": [round(float(v), 4) for v in valence],
                 "arousal": [round(float(a), 4) for a in arousal],
             }
+            if self.dynamic_std is not None:
+                out["dynamic"]["valence_std"] = [round(float(s), 4) for s in self.dynamic_std[0]]
+                out["dynamic"]["arousal_std"] = [round(float(s), 4) for s in self.dynamic_std[1]]
         return out
 
 
@@ -75,9 +72,10 @@ def feature_summary(analysis: Analysis) -> dict:
     if analysis.deam74 is not None:
         named = dict(zip(deam.DEAM74_COLUMNS, analysis.deam74.tolist()))
         summary["deam74_dims"] = len(named)
+        summary["deam74_computed"] = int(np.isfinite(analysis.deam74).sum())
         for key in ("pcm_RMSenergy_sma_amean", "pcm_fftMag_spectralCentroid_sma_amean",
                     "pcm_zcr_sma_amean"):
-            if key in named:
+            if np.isfinite(named.get(key, np.nan)):
                 summary[key] = round(named[key], 6)
     if analysis.librosa is not None:
         summary["librosa_dims"] = int(analysis.librosa.size)
@@ -88,13 +86,46 @@ def feature_summary(analysis: Analysis) -> dict:
     return summary
 
 
+#: The DEAM feature extractor analyses use unless told otherwise: ``"fast"`` (numpy, no
+#: openSMILE) or ``"opensmile"`` (the research-licence reference). The one place to change it.
+DEFAULT_EXTRACTOR = "fast"
+
+
+def deam_vector(y: np.ndarray, sr: int, *, extractor: str = DEFAULT_EXTRACTOR) -> np.ndarray:
+    """A song's DEAM vector in :data:`~emolab.features.deam.DEAM74_COLUMNS` order.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n_samples,)
+        Mono audio.
+    sr : int
+    extractor : {'fast', 'opensmile'}
+        ``'fast'`` never imports openSMILE; it computes the columns of
+        :data:`emolab.features.deam_fast.FAST_COLUMNS` and leaves the others NaN
+        (missing). ``'opensmile'`` computes all 74 with openSMILE.
+
+    Returns
+    -------
+    np.ndarray, shape (74,), float32
+    """
+    from emolab.features import deam, deam_fast
+
+    columns = list(deam_fast.FAST_COLUMNS if extractor == "fast" else deam.DEAM74_COLUMNS)
+    values = deam_fast.deam_song_vector(y, sr, columns=columns, extractor=extractor)
+    out = np.full(len(deam.DEAM74_COLUMNS), np.nan, dtype=np.float32)
+    where = {c: i for i, c in enumerate(deam.DEAM74_COLUMNS)}
+    out[[where[c] for c in columns]] = values
+    return out
+
+
 def analyse(
     data: bytes,
     *,
     models=None,
     name: str = "",
     limits: AudioLimits | None = None,
-    with_librosa: bool = True,
+    with_librosa: bool = False,
+    extractor: str = DEFAULT_EXTRACTOR,
     progress: Callable[[float, str], None] | None = None,
 ) -> Analysis:
     """Decode and analyse one recording.
@@ -103,22 +134,26 @@ def analyse(
     ----------
     data : bytes
         The whole audio file.
-    models : emolab.predict.Models, optional
-        Loaded models; predictions are skipped for those that are missing.
+    models : emolab.predict.Models or callable, optional
+        Loaded models, or a function returning them (called only once the features are
+        ready, so that models still loading in a thread overlap decoding); predictions
+        are skipped for those that are missing.
     name : str
         File name, for messages only (never used as a path).
     with_librosa : bool
-        Also compute the broad librosa song vector.
+        Also compute the broad librosa song vector (the Explore page's "broad librosa"
+        raw space; it costs more than everything else together, so only when asked).
+    extractor : {'fast', 'opensmile'}
+        How the DEAM features are computed (see :func:`deam_vector`).
     progress : callable(fraction, stage), optional
-        Called as each stage starts (decoding, openSMILE features, librosa features,
-        static prediction, curves), ``fraction`` in [0, 1].
+        Called as each stage starts (decoding, features, librosa features, static
+        prediction, curves), ``fraction`` in [0, 1].
 
     Returns
     -------
     Analysis
     """
     from emolab import predict
-    from emolab.features import deam, spectral
 
     def stage(fraction: float, text: str) -> None:
         if progress is not None:
@@ -132,21 +167,31 @@ def analyse(
     )
     if clip.silent:
         result.notes.append("The recording is silent: its emotion predictions mean little.")
-    stage(0.08, "openSMILE features (the longest step)")
-    result.deam74 = np.asarray(deam.deam_song_vector(clip.y, clip.sr), dtype=np.float32)
-    y22 = audio.resample(clip.y, orig_sr=clip.sr, target_sr=ANALYSIS_SR)
+    stage(0.08, "openSMILE-style features")
+    result.deam74 = deam_vector(clip.y, clip.sr, extractor=extractor)
+    if callable(models):
+        stage(0.4, "Loading the models")
+        models = models()
+    wants_dynamic = models is not None and models.dynamic is not None
     if with_librosa:
-        stage(0.65, "librosa features")
+        from emolab.features import spectral
+
+        stage(0.5, "librosa features")
+        y22 = audio.resample(clip.y, orig_sr=clip.sr, target_sr=ANALYSIS_SR)
         result.librosa = np.asarray(spectral.song_vector(y22, ANALYSIS_SR)[0], dtype=np.float32)
     if models is not None and models.static is not None:
         stage(0.8, "Whole-song prediction")
         result.static = predict.predict_static(clip.y, clip.sr, model=models.static,
                                                deam_vector=result.deam74)
         result.model_versions["static"] = _version(models, "static")
-    if models is not None and models.dynamic is not None:
-        stage(0.88, "Emotion curves")
+    if wants_dynamic:
+        stage(0.85, "Emotion curves")
         level = None if result.static is None else (result.static["valence"], result.static["arousal"])
-        result.dynamic = predict.predict_dynamic(y22, ANALYSIS_SR, model=models.dynamic, level=level)
+        band = predict.predict_dynamic_band(clip.y, clip.sr, model=models.dynamic, level=level,
+                                            extractor=extractor)
+        result.dynamic = (band["times"], band["valence"], band["arousal"])
+        if "valence_std" in band:
+            result.dynamic_std = (band["valence_std"], band["arousal_std"])
         result.model_versions["dynamic"] = _version(models, "dynamic")
     stage(1.0, "Done")
     return result
@@ -192,7 +237,8 @@ def add_to_index(
             hop = float(times[1] - times[0]) if len(times) > 1 else 0.5
             emotion.put_curve(con, song_id, source="predicted", model_version=_stored_version(analysis, "dynamic"),
                               t0=float(times[0]) if len(times) else 0.5, hop=hop,
-                              valence=valence, arousal=arousal)
+                              valence=valence, arousal=arousal,
+                              std=analysis.dynamic_std)
     return song_id
 
 
@@ -203,150 +249,3 @@ def _version(models, kind: str) -> str:
 
 def _stored_version(analysis: Analysis, kind: str) -> str:
     return analysis.model_versions.get(kind, f"{kind}-unknown")
-
-
-# ---------------------------------------------------------------- batch ingest
-
-@dataclass
-class IngestReport:
-    added: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-
-    def summary(self) -> str:
-        lines = [f"{len(self.added)} added, {len(self.skipped)} already indexed, "
-                 f"{len(self.failed)} failed"]
-        lines += [f"  FAILED {path}: {reason}" for path, reason in self.failed]
-        return "\n".join(lines)
-
-
-def find_audio_files(paths: Iterable) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Expand files and folders (recursively) into audio files, sorted; report the rest."""
-    found, problems = [], []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found += sorted(p for p in path.rglob("*")
-                            if p.is_file() and p.suffix.lower() in audio.AUDIO_EXTENSIONS)
-        elif path.is_file():
-            if path.suffix.lower() in audio.AUDIO_EXTENSIONS:
-                found.append(path)
-            else:
-                problems.append((str(path), "not an audio file (expected .wav, .mp3, .flac or .ogg)"))
-        else:
-            problems.append((str(path), "no such file or folder"))
-    unique = list(dict.fromkeys(p.resolve() for p in found))
-    return unique, problems
-
-
-def warm_up() -> None:
-    """Compile librosa's numba kernels in this process before workers start.
-
-    librosa caches compiled kernels on disk; several processes compiling the same kernel at
-    once can leave a corrupt cache that crashes every later run. After this call the
-    workers only read the cache.
-    """
-    from emolab.features import spectral
-
-    t = np.arange(ANALYSIS_SR * 2) / ANALYSIS_SR
-    spectral.song_vector((0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), ANALYSIS_SR)
-
-
-def ingest(
-    paths: Iterable,
-    *,
-    index,
-    workers: int | None = None,
-    origin: str = "ingested",
-    metadata: dict | None = None,
-    models_dir=None,
-    with_models: bool = True,
-    time_limit: float | None = None,
-    progress: Progress | None = None,
-) -> IngestReport:
-    """Analyse and index audio files and folders; resumable and fault-tolerant.
-
-    Parameters
-    ----------
-    paths : iterable of paths
-        Files and folders (searched recursively for .wav/.mp3/.flac/.ogg).
-    index : emolab.index.Index
-        Open, writable index; all writes happen in this process.
-    workers : int, optional
-        Worker processes (default: the number of cores).
-    origin : str
-        Stored with each song (``ingested``, ``demo`` ...).
-    metadata : dict, optional
-        ``{path: {"title": ..., "artist": ...}}`` overriding the file-name title.
-    with_models : bool
-        Predict with the shipped models when they exist.
-    time_limit : float, optional
-        Seconds one file may take before its analysis is stopped and reported as failed
-        (default :data:`emolab.worker.DEFAULT_TIME_LIMIT`).
-    progress : callable(done, total, message), optional
-        Called after each file; a tqdm bar is shown on stderr when omitted.
-
-    Returns
-    -------
-    IngestReport
-    """
-    from emolab.index import songs
-    from emolab.worker import DEFAULT_TIME_LIMIT, WorkerPool
-
-    files, problems = find_audio_files(paths)
-    report = IngestReport(failed=list(problems))
-    metadata = {str(Path(k).resolve()): v for k, v in (metadata or {}).items()}
-    todo = []
-    for path in files:
-        try:
-            digest = audio.content_hash(audio.read_bytes(path))
-        except EmolabError as exc:
-            report.failed.append((str(path), str(exc)))
-            continue
-        if songs.song_id_by_hash(index.con, digest) is not None:
-            report.skipped.append(str(path))
-        else:
-            todo.append(str(path))
-    if not todo:
-        return report
-    bar = None
-    if progress is None:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(todo), unit="file", desc="ingest")
-    workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-    pool = WorkerPool(workers, models_dir=models_dir, with_models=with_models,
-                      time_limit=time_limit or DEFAULT_TIME_LIMIT)
-    with ThreadPoolExecutor(1) as starter:
-        warming = starter.submit(warm_up)  # compiled while the workers start (see warm_up)
-        with pool:
-            warming.result()
-            for done, (path, analysis, error) in enumerate(pool.analyse_all(todo), start=1):
-                error = error or _store(index, analysis, path, origin, metadata.get(path, {}))
-                if error is None:
-                    report.added.append(path)
-                else:
-                    report.failed.append((path, error))
-                if bar is not None:
-                    bar.update(1)
-                if progress is not None:
-                    progress(done, len(todo), Path(path).name)
-    if bar is not None:
-        bar.close()
-    return report
-
-
-def _store(index, analysis: Analysis, path: str, origin: str, meta: dict) -> str | None:
-    """Add one ingested file to the index; return why it failed, or None."""
-    try:
-        add_to_index(index, analysis, origin=origin, source_path=path,
-                     title=meta.get("title"), artist=meta.get("artist"))
-    except EmolabError as exc:
-        return str(exc)
-    return None
-
-
-def check_workers(workers) -> int | None:
-    if workers is not None and workers < 1:
-        raise ParameterError("--workers must be at least 1.")
-    return workers

@@ -182,15 +182,21 @@ def prediction_plane(static: dict | None, human: dict | None = None, *,
     return va_plane(*layers, height=height)
 
 
-def curves_long(times, valence, arousal, *, source: str = "predicted") -> pd.DataFrame:
-    """Long-format curves: columns time, dimension, value, source."""
+def curves_long(times, valence, arousal, *, source: str = "predicted", std=None) -> pd.DataFrame:
+    """Long-format curves: columns time, dimension, value, source (and ``std``).
+
+    ``std``: optional ``(valence_std, arousal_std)``, each shape (n,): the uncertainty that
+    :func:`emotion_curves` draws as a band of ± 1 std.
+    """
     times = np.asarray(times, dtype=float)
-    return pd.concat([
-        pd.DataFrame({"time": times, "dimension": "valence", "value": np.asarray(valence, float),
-                      "source": source}),
-        pd.DataFrame({"time": times, "dimension": "arousal", "value": np.asarray(arousal, float),
-                      "source": source}),
-    ], ignore_index=True)
+    parts = []
+    for j, (dim, value) in enumerate((("valence", valence), ("arousal", arousal))):
+        part = pd.DataFrame({"time": times, "dimension": dim, "value": np.asarray(value, float),
+                             "source": source})
+        if std is not None:
+            part["std"] = np.asarray(std[j], float)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
 
 
 def emotion_curves(curves: pd.DataFrame, *, height: int = 220, clickable: bool = True,
@@ -225,7 +231,7 @@ def emotion_curves(curves: pd.DataFrame, *, height: int = 220, clickable: bool =
                                                   range=[dashes[s] for s in sources] or [[1, 0]])),
     )
     zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#bdbdbd").encode(y="zero:Q")
-    layers = [zero, lines]
+    layers = [zero, *uncertainty_band(curves, x=x), lines]
     if clickable:
         pick = alt.selection_point(name=TIME_SELECTION, fields=["time"], nearest=True,
                                    on="click", empty=False)
@@ -237,6 +243,24 @@ def emotion_curves(curves: pd.DataFrame, *, height: int = 220, clickable: bool =
         brush = alt.selection_interval(name=SPAN_SELECTION, encodings=["x"])
         layers.append(alt.Chart(curves).mark_line(opacity=0).encode(x=x, y=y).add_params(brush))
     return canvas(alt.layer(*layers).properties(height=height, width=width))
+
+
+def uncertainty_band(curves: pd.DataFrame, *, x) -> list:
+    """The ± 1 std band around each curve with a finite ``std`` column (none without one)."""
+    if "std" not in curves:
+        return []
+    band = curves[np.isfinite(curves["std"].astype(float))]
+    if band.empty:
+        return []
+    band = band.assign(low=(band["value"] - band["std"]).clip(-1, 1),
+                       high=(band["value"] + band["std"]).clip(-1, 1))
+    return [alt.Chart(band).mark_area(opacity=0.18).encode(
+        x=x, y=alt.Y("low:Q", title="emotion", scale=alt.Scale(domain=UNIT_DOMAIN, nice=False)), y2="high:Q",
+        color=alt.Color("dimension:N", legend=None,
+                        scale=alt.Scale(domain=["valence", "arousal"], range=[VALENCE_COLOR, AROUSAL_COLOR])),
+        detail="source:N",
+        tooltip=[alt.Tooltip("time:Q", format=".1f"), "dimension:N",
+                 alt.Tooltip("std:Q", title="uncertainty (± 1 std)", format=".2f")])]
 
 
 def waveform(y: np.ndarray, sr: int, *, points: int = 800, height: int = 90,
@@ -282,6 +306,9 @@ def sketch_overlay(sketch: pd.DataFrame, matches: pd.DataFrame | None = None, *,
                    height: int = 240) -> alt.Chart:
     """The drawn profile (thick) with matched songs' curves (thin) on a 0–1 time axis.
 
+    Values beyond [-1, 1] (z-normalised shapes, see :func:`emolab.search.compared_curves`)
+    get a free axis titled "shape (z-score)".
+
     Parameters
     ----------
     sketch : pd.DataFrame
@@ -290,9 +317,12 @@ def sketch_overlay(sketch: pd.DataFrame, matches: pd.DataFrame | None = None, *,
         Same columns plus ``title``.
     """
     scale = alt.Scale(domain=["valence", "arousal"], range=[VALENCE_COLOR, AROUSAL_COLOR])
+    values = pd.concat([sketch["value"]] + ([] if matches is None else [matches["value"]]))
+    unit = bool(values.abs().max() <= 1.0) if len(values) else True  # else z-normalised shapes
     drawn = alt.Chart(sketch).mark_line(strokeWidth=5, opacity=0.45).encode(
         x=alt.X("position:Q", title="position in the profile", scale=alt.Scale(domain=[0, 1])),
-        y=alt.Y("value:Q", title="emotion", scale=alt.Scale(domain=UNIT_DOMAIN, nice=False)),
+        y=alt.Y("value:Q", title="emotion" if unit else "shape (z-score)",
+                scale=alt.Scale(domain=UNIT_DOMAIN, nice=False) if unit else alt.Scale(zero=False)),
         color=alt.Color("dimension:N", scale=scale, title=None),
         detail="dimension:N",
     )
@@ -323,7 +353,7 @@ def curve_player_html(curves: pd.DataFrame, *, audio_url: str | None = None,
     ----------
     curves : pd.DataFrame
         Long format: ``time``, ``dimension`` (valence/arousal), ``value``, ``source``
-        (predicted solid, human dashed).
+        (predicted solid, human dashed), optionally ``std`` (drawn as a band ± std).
     audio_url : str, optional
         A ``data:`` URL (or a same-origin URL) of the recording; without it no player.
     segments : pd.DataFrame, optional
@@ -378,6 +408,14 @@ def curve_player_html(curves: pd.DataFrame, *, audio_url: str | None = None,
     colours = {"valence": VALENCE_COLOR, "arousal": AROUSAL_COLOR}
     for (source, dimension), curve in curves.groupby(["source", "dimension"]):
         curve = curve.sort_values("time")
+        if "std" in curve and np.isfinite(curve["std"].to_numpy(dtype=float)).any():
+            band = curve[np.isfinite(curve["std"].to_numpy(dtype=float))]
+            upper = [f"{px(t):.1f},{py(v + d):.1f}" for t, v, d in
+                     zip(band["time"], band["value"], band["std"])]
+            lower = [f"{px(t):.1f},{py(v - d):.1f}" for t, v, d in
+                     zip(band["time"][::-1], band["value"][::-1], band["std"][::-1])]
+            parts.append(f'<polygon class="band" points="{" ".join(upper + lower)}" '
+                         f'fill="{colours.get(dimension, "#424242")}" opacity="0.12"/>')
         points = " ".join(f"{px(t):.1f},{py(v):.1f}" for t, v in zip(curve["time"], curve["value"])
                           if np.isfinite(v))
         dash = ' stroke-dasharray="6,3"' if source == "human" else ""

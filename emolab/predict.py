@@ -22,26 +22,38 @@ class Models:
     dynamic: object | None = None
     static_error: str | None = None
     dynamic_error: str | None = None
+    valence: object | None = None  # 4Q second stage (emolab.models.valence), applied through `static`
+    valence_error: str | None = None
 
 
 def load_models(models_dir: str | Path | None = None) -> Models:
     """Load the static and dynamic models from ``models_dir`` (default ``data/models``)."""
     models_dir = Path(models_dir or MODELS_DIR)
     models = Models()
-    try:
-        from emolab.models.static import StaticEmotionModel
+    # Only "no usable model file" (ModelError, FileNotFoundError) means "not trained yet";
+    # anything else (a broken import, a bug) must fail loudly, not look like a missing model.
+    from emolab.models.dynamic import DynamicEmotionModel
+    from emolab.models.static import StaticEmotionModel
 
+    try:
         models.static = StaticEmotionModel.load(models_dir / "static")
-    except (ModelError, ImportError, AttributeError, FileNotFoundError) as exc:
+    except (ModelError, FileNotFoundError) as exc:
         models.static_error = str(exc) or "The static model is not trained yet."
     try:
-        from emolab.models.sequence import DynamicEmotionModel
-
         models.dynamic = DynamicEmotionModel.load(models_dir / "dynamic")
-    except (ModelError, ImportError, AttributeError, FileNotFoundError) as exc:
+    except (ModelError, FileNotFoundError) as exc:
         models.dynamic_error = str(exc) or "The dynamic model is not trained yet."
+    # --- valence second stage (4Q, emolab.models.valence): rides on the static model it was fitted on ---
+    if models.static is not None:
+        from emolab.models.valence import load_for
+        models.valence, models.valence_error = load_for(models.static, models_dir / "valence")
+    # --- end valence second stage ---
     if models.dynamic is not None and models.static is not None:
-        models.dynamic.static_model = models.static  # anchor curves on the matching static model
+        models.dynamic.static_model = models.static  # the static model the curve is made of
+    elif models.dynamic is not None and hasattr(models.dynamic, "config"):
+        # the windowed model is the static model over sliding windows: nothing without it
+        models.dynamic, models.dynamic_error = None, (
+            "The dynamic model needs the static model, which is missing: " + (models.static_error or ""))
     return models
 
 
@@ -56,7 +68,8 @@ def predict_static(y: np.ndarray, sr: int, *, model, deam_vector: np.ndarray | N
         Its sample rate.
     model : StaticEmotionModel
     deam_vector : np.ndarray, shape (74,), optional
-        The song's DEAM74 openSMILE vector if already computed (saves the openSMILE pass).
+        The song's DEAM vector in ``DEAM74_COLUMNS`` order if already computed; otherwise
+        the model's columns are computed with the fast extractor (never openSMILE).
 
     Returns
     -------
@@ -65,13 +78,19 @@ def predict_static(y: np.ndarray, sr: int, *, model, deam_vector: np.ndarray | N
     """
     if model is None:
         raise ModelError("No static model is available. Train it with: python -m emolab train-static")
-    from emolab.features import deam
+    from emolab.features import deam, deam_fast
 
     if deam_vector is None:
-        deam_vector = deam.deam_song_vector(y, sr)
-    columns = list(deam.DEAM74_COLUMNS)
-    x = np.asarray(deam_vector, dtype=np.float64)[[columns.index(c) for c in model.feature_columns]]
+        x = deam_fast.deam_song_vector(y, sr, columns=model.feature_columns)
+    else:
+        columns = list(deam.DEAM74_COLUMNS)
+        x = np.asarray(deam_vector, dtype=np.float64)[[columns.index(c) for c in model.feature_columns]]
     mean, std = model.predict(x[None, :])
+    # --- valence second stage (4Q, emolab.models.valence): bounded correction of the DEAM rating ---
+    stage = getattr(model, "valence_stage", None)
+    if stage is not None:
+        mean[0, 0], mean[0, 1] = stage.correct(mean[0, 0], mean[0, 1], stage.extra_vector(y, sr))
+    # --- end valence second stage ---
     return {"valence": float(mean[0, 0]), "arousal": float(mean[0, 1]),
             "valence_std": float(std[0, 0]), "arousal_std": float(std[0, 1])}
 
@@ -83,7 +102,7 @@ def predict_dynamic(y: np.ndarray, sr: int, *, model, level=None):
     ----------
     level : (float, float), optional
         The song's static (valence, arousal), if already predicted: the curve is centred on
-        it (saves a second openSMILE pass).
+        it (saves a second feature pass).
 
     Returns
     -------
@@ -93,6 +112,25 @@ def predict_dynamic(y: np.ndarray, sr: int, *, model, level=None):
         On [-1, 1].
     """
     if model is None:
-        raise ModelError("No dynamic model is available. Train it with: python -m emolab train-dynamic")
+        raise ModelError("No dynamic model is available. Build it with: python -m emolab train-dynamic")
     times, valence, arousal = model.predict_curve(y, sr, level=level)
     return np.asarray(times), np.asarray(valence), np.asarray(arousal)
+
+
+def predict_dynamic_band(y: np.ndarray, sr: int, *, model, level=None, extractor=None) -> dict:
+    """Valence and arousal every 0.5 s, with their uncertainty where the model gives one.
+
+    ``extractor`` (``"fast"`` or ``"opensmile"``) overrides the frame feature extractor of a
+    windowed model (the analysis's own choice); the VAE-LSTM reads log-mel patches and ignores it.
+
+    Returns
+    -------
+    dict
+        ``times``, ``valence``, ``arousal`` (each shape (n,)) and, for the shipped windowed
+        model, ``valence_std`` and ``arousal_std``: the static model's uncertainty for the
+        music around each point (see the model card for what it covers).
+    """
+    if model is None:
+        raise ModelError("No dynamic model is available. Build it with: python -m emolab train-dynamic")
+    kwargs = {"extractor": extractor} if extractor is not None and hasattr(model, "config") else {}
+    return {k: np.asarray(v) for k, v in model.predict_band(y, sr, level=level, **kwargs).items()}

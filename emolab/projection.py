@@ -203,11 +203,7 @@ def load_static_model(path=None):
     """
     from emolab.config import MODELS_DIR
 
-    try:
-        from emolab.models.static import StaticEmotionModel
-    except ImportError as exc:
-        raise ModelError("The static emotion model is not available in this installation; "
-                         "train it with: python -m emolab train-static") from exc
+    from emolab.models.static import StaticEmotionModel
     path = Path(path or MODELS_DIR / "static")
     card = path / "model.json"
     stamp = (str(path), card.stat().st_mtime_ns if card.exists() else None)
@@ -383,7 +379,9 @@ def _compute(index, *, family, method, params, embedder, stem, key) -> pd.DataFr
     ids, X, version = family_matrix(index, family, embedder=embedder)
     if len(ids) < MIN_SONGS:
         raise ParameterError(f"Only {len(ids)} songs have {family} features; a map needs at least "
-                             f"{MIN_SONGS}. Add music or import a dataset first.")
+                             f"{MIN_SONGS}. Add music or import a dataset first"
+                             + (" (the librosa vector is stored only when asked for: "
+                                "emolab ingest --librosa)." if family == "librosa" else "."))
     fit_args = {k: v for k, v in params.items() if k != "random_state"}
     coords, fitted = fit_projection(X, method=method, random_state=params["random_state"], **fit_args)
     fitted.song_ids_ = ids

@@ -54,7 +54,7 @@ def training_data(index):
     columns : list of str
     """
     from emolab.index import songs, vectors
-    from emolab.models.static import recomputable_columns
+    from emolab.models.static import model_columns
 
     con = index.con
     columns = vectors.family_columns(con, "deam74")
@@ -68,7 +68,7 @@ def training_data(index):
     if keep.sum() < MIN_SONGS:
         raise ModelError(f"Only {int(keep.sum())} songs have both DEAM features and human "
                          f"labels; retraining needs at least {MIN_SONGS}.")
-    use = recomputable_columns(columns)
+    use = model_columns(columns)
     X = X[keep][:, [columns.index(c) for c in use]].astype(np.float64)
     Y = labels.loc[ids[keep]].to_numpy(dtype=np.float64)
     complete = np.all(np.isfinite(X), axis=1)

@@ -7,7 +7,6 @@ counter bumped by :func:`index_changed` after every write the app makes.
 """
 from __future__ import annotations
 
-import importlib
 import os
 import tempfile
 import threading
@@ -107,12 +106,6 @@ def song_label(row) -> str:
     return f"{title} — {artist}" if artist else str(title)
 
 
-def optional(module: str):
-    """Deprecated: import the module directly. Kept (without hiding any ImportError) only
-    until ``pages/library.py`` stops calling it; a broken import fails loudly here too."""
-    return importlib.import_module(module)
-
-
 def missing(what: str, how: str) -> None:
     """Say plainly that something (a model, data) is not there yet and how to get it."""
     st.info(f"{what}  \nHow to get it: {how}")
@@ -130,10 +123,10 @@ def show_error(exc: Exception) -> None:
 
 MODELS_PAGE = "pages/models.py"
 #: What "±" after a predicted value means, in words.
-PLUS_MINUS = ("“±” is the model's uncertainty for this song: how much the static model's five "
-              "fold models disagree, scaled so that on songs they were not trained on it matches "
-              "the typical size of the error. Read ±0.20 as “probably within about 0.2, not "
-              "certainly”.")
+PLUS_MINUS = ("“±” is how far off the static model typically is: the half-width of its "
+              "calibrated 68 % interval. On songs by artists it never saw, about two "
+              "predictions in three lie within that distance of the human rating; it is the "
+              "same for every song, so it does not say which songs are harder.")
 
 
 def default_emotion_source() -> str:
@@ -251,8 +244,11 @@ def save_upload(data: bytes, name: str, content_hash: str) -> Path:
 
 
 def play(source_path, *, start: float = 0.0, autoplay: bool = False) -> bool:
-    """An audio player for a song's file, starting at ``start`` seconds; False if none."""
-    if not isinstance(source_path, str) or not source_path or not Path(source_path).is_file():
+    """An audio player for a song's file, starting at ``start`` seconds; False if none.
+
+    A demo song whose audio is not rendered yet is rendered first (a few seconds).
+    """
+    if not file_exists(source_path):
         return False
     st.audio(source_path, start_time=int(max(0.0, start)), autoplay=autoplay)
     return True
@@ -314,7 +310,20 @@ def segment_labels(song_id: int) -> pd.DataFrame:
 
 
 def file_exists(path) -> bool:
-    return isinstance(path, str) and bool(path) and Path(path).is_file()
+    """Whether a song's audio file is there; a demo song's missing audio is rendered now."""
+    if not isinstance(path, str) or not path:
+        return False
+    if Path(path).is_file():
+        return True
+    from emolab import demo_data
+
+    if demo_data.piece_for(path) is None:
+        return False
+    with st.spinner("Rendering this demo piece's audio from its score (a few seconds)…"):
+        try:
+            return demo_data.ensure_audio(path)
+        except EmolabError:
+            return False
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -339,13 +348,14 @@ def song_curves(song_id: int) -> pd.DataFrame:
 def _song_curves(path: str, gen: int, song_id: int) -> pd.DataFrame:
     from emolab.index import emotion
 
-    wide = emotion.get_song_curves(get_index().con, song_id)
+    wide = emotion.get_song_curves(get_index().con, song_id, newest_only=True)
     if wide.empty:
         return pd.DataFrame(columns=["time", "dimension", "value", "source", "model_version"])
-    newest = wide.groupby("source")["model_version"].transform("max")
-    wide = wide[wide["model_version"] == newest]
-    return wide.melt(id_vars=["time", "source", "model_version"],
+    long = wide.melt(id_vars=["time", "source", "model_version"],
                      value_vars=["valence", "arousal"], var_name="dimension", value_name="value")
+    std = wide.melt(id_vars=["time", "source"], value_vars=["valence_std", "arousal_std"],
+                    var_name="dimension", value_name="std")
+    return long.assign(std=std["std"].to_numpy())  # same row order: the band of the curves
 
 
 def curve_versions(song_ids) -> list[str]:
@@ -480,6 +490,34 @@ def warm_up_in_background() -> threading.Thread:
 
 # ------------------------------------------------------------------ first run
 
+@st.cache_resource(show_spinner=False)
+def _demo_audio_job() -> dict:
+    """Once per server process: render the demo songs' audio in a background thread."""
+    from emolab import demo_data
+
+    job = {"done": 0, "total": 0, "finished": False, "failed": []}
+
+    def progress(done, total, message=""):
+        job.update(done=done, total=total)
+
+    def work():
+        try:
+            job["failed"] = demo_data.render_missing(progress=progress)["failed"]
+        except Exception as exc:  # a failed rendering leaves on-demand rendering at playback
+            job["failed"] = [("demo audio", f"{type(exc).__name__}: {exc}")]
+        job["finished"] = True
+
+    threading.Thread(target=work, name="emolab-demo-audio", daemon=True).start()
+    return job
+
+
+def render_demo_audio_in_background() -> dict:
+    """Start (once) rendering the demo songs' audio; returns the job's live progress
+    (``done``, ``total``, ``finished``, ``failed``). Until a song's audio exists, playing
+    it renders it on the spot."""
+    return _demo_audio_job()
+
+
 def demo_disabled() -> bool:
     """``EMOLAB_NO_DEMO=1`` stops the app from building the demo library on first run."""
     return os.environ.get("EMOLAB_NO_DEMO", "").strip() not in ("", "0")
@@ -488,3 +526,30 @@ def demo_disabled() -> bool:
 def warm_up_disabled() -> bool:
     """``EMOLAB_NO_WARMUP=1`` skips the background warm-up (AppTest sets it for speed)."""
     return os.environ.get("EMOLAB_NO_WARMUP", "").strip() not in ("", "0")
+
+
+# ------------------------------------------------------------------ folder import
+
+@st.cache_resource(show_spinner=False)
+def _imports() -> dict:
+    return {}
+
+
+def current_import():
+    """The folder import of this server process for the current index (or None)."""
+    return _imports().get(str(default_db_path()))
+
+
+def start_import(folder):
+    """Start importing ``folder`` into the app's index in the background; one at a time."""
+    from emolab.folder_import import FolderImport
+
+    job = current_import()
+    if job is not None and job.running:
+        from emolab.exceptions import ParameterError
+
+        raise ParameterError(f"An import of '{job.folder}' is still running; wait for it or "
+                             "cancel it first.")
+    job = FolderImport(folder, index=get_index()).start()
+    _imports()[str(default_db_path())] = job
+    return job

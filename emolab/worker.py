@@ -7,6 +7,14 @@ and report either as a sentence: the caller gets an :class:`AnalysisTimeoutError
 
 Children are spawned (never forked: the caller may hold DuckDB and torch threads) with an
 empty ``__main__``, so that a Streamlit page that started them is not re-run inside them.
+
+Why not ``pebble``'s ``ProcessPool`` (per-task timeouts, dead workers replaced)? It would
+give the time limit and the replacement, but it starts replacement processes from its own
+manager thread whenever one times out or dies, so the ``__main__`` swap above could not be
+scoped to a start (a replacement would re-run the app's page), and it has no start-up
+handshake (a child that cannot start is respawned in a loop instead of being reported
+once as a sentence). Those are two of the guarantees ``tests/test_worker.py`` and
+``tests/test_pipeline.py`` check; keeping ~150 lines is cheaper than losing them.
 """
 from __future__ import annotations
 
@@ -84,6 +92,10 @@ class AnalysisWorker:
         Predict emotion (load the models in the child); features only when False.
     time_limit : float
         Seconds one recording may take, decoding included.
+    extractor : {'fast', 'opensmile'}
+        How the DEAM features are computed (:func:`emolab.pipeline.deam_vector`).
+    with_librosa : bool
+        Also compute the broad librosa song vector.
 
     Notes
     -----
@@ -92,10 +104,13 @@ class AnalysisWorker:
     """
 
     def __init__(self, *, models_dir=None, with_models: bool = True,
-                 time_limit: float = DEFAULT_TIME_LIMIT):
+                 time_limit: float = DEFAULT_TIME_LIMIT, extractor: str = "fast",
+                 with_librosa: bool = False):
         self.models_dir = models_dir
         self.with_models = with_models
         self.time_limit = time_limit
+        self.extractor = extractor
+        self.with_librosa = with_librosa
         self._process = None
         self._conn = None
         self._lock = threading.Lock()
@@ -194,7 +209,8 @@ class AnalysisWorker:
     def _spawn(self):
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
-        process = context.Process(target=_serve, args=(child, self.models_dir, self.with_models),
+        process = context.Process(target=_serve, args=(child, self.models_dir, self.with_models,
+                                                       self.extractor, self.with_librosa),
                                   name="emolab-analysis", daemon=True)
         with neutral_main():
             process.start()
@@ -217,20 +233,38 @@ def _label(name: str) -> str:
     return f"'{name}'" if name else "the recording"
 
 
-def _serve(conn, models_dir, with_models: bool) -> None:
-    """The child's loop: receive (source, name), send ("ok", Analysis) or ("error", exc)."""
+def _load_models(models_dir):
+    import torch
+
+    from emolab.predict import load_models
+
+    torch.set_num_threads(1)
+    models = load_models(models_dir)
+    if models.static is not None:
+        from emolab.models.fast_heads import compile_member
+
+        for member in models.static.members:  # flattened now, not on the first song
+            compile_member(member)
+    return models
+
+
+def _serve(conn, models_dir, with_models: bool, extractor: str = "fast",
+           with_librosa: bool = False) -> None:
+    """The child's loop: receive (source, name), send ("ok", Analysis) or ("error", exc).
+
+    The child says "ready" as soon as it can decode and compute features; the models (torch
+    and scikit-learn: most of a start) load in a thread meanwhile, and the first recording
+    waits for them only once its features are computed.
+    """
     from emolab import audio, pipeline
+    from emolab.features import deam_fast  # noqa: F401  (imported before the thread starts)
 
     os.nice(NICENESS)  # the app's server and the browser stay responsive while it works
 
     models = None
     if with_models:  # torch only when predicting: importing it costs seconds
-        import torch
-
-        from emolab.predict import load_models
-
-        torch.set_num_threads(1)
-        models = load_models(models_dir)
+        models = ThreadPoolExecutor(1, thread_name_prefix="emolab-models").submit(
+            _load_models, models_dir).result
     conn.send("ready")
     while True:
         try:
@@ -246,7 +280,8 @@ def _serve(conn, models_dir, with_models: bool) -> None:
 
         try:
             data = source if isinstance(source, bytes) else audio.read_bytes(source)
-            reply = ("ok", pipeline.analyse(data, models=models, name=name,
+            reply = ("ok", pipeline.analyse(data, models=models, name=name, extractor=extractor,
+                                            with_librosa=with_librosa,
                                             progress=progress if report else None))
         except EmolabError as exc:
             reply = ("error", exc)
@@ -268,7 +303,7 @@ class WorkerPool:
         Child processes (each analyses one file at a time).
     **options
         Passed to every :class:`AnalysisWorker` (``models_dir``, ``with_models``,
-        ``time_limit``).
+        ``time_limit``, ``extractor``, ``with_librosa``).
     """
 
     def __init__(self, workers: int, **options):
@@ -276,6 +311,7 @@ class WorkerPool:
         self.options = options
         self._idle: Queue | None = None
         self._all: list[AnalysisWorker] = []
+        self._threads: ThreadPoolExecutor | None = None
 
     def __enter__(self):
         self._all = [AnalysisWorker(**self.options) for _ in range(self.workers)]
@@ -287,15 +323,20 @@ class WorkerPool:
         return self
 
     def __exit__(self, *exc):
+        if self._threads is not None:  # left early (a cancelled import): start no other file
+            self._threads.shutdown(wait=False, cancel_futures=True)
         for worker in self._all:
             worker.close()
 
     def analyse_all(self, paths: Iterable) -> Iterator[tuple[str, object, str | None]]:
         """Yield ``(path, analysis, None)`` or ``(path, None, reason)`` as files finish."""
-        with ThreadPoolExecutor(self.workers) as threads:
+        threads = self._threads = ThreadPoolExecutor(self.workers)
+        try:
             futures = [threads.submit(self._one, str(p)) for p in paths]
             for future in as_completed(futures):
                 yield future.result()
+        finally:  # a caller that stops early (a cancelled import) does not wait for the rest
+            threads.shutdown(wait=True, cancel_futures=True)
 
     def _one(self, path: str):
         worker = self._idle.get()

@@ -8,7 +8,7 @@ from emolab.exceptions import EmolabError
 st.title("Analyse")
 index = ui.get_index()
 TRAIN_STATIC = "`python -m emolab train-static --features …` (see the Models page)"
-TRAIN_DYNAMIC = "`python -m emolab train-dynamic --dataset emomusic …` (see the Models page)"
+TRAIN_DYNAMIC = "`python -m emolab train-dynamic` (see the Models page)"
 
 
 def show_emotion(*, static, human, curves: pd.DataFrame, wave, audio, key: str,
@@ -90,7 +90,7 @@ def show_upload(analysis, data: bytes) -> None:
             st.warning(note)
     curves = pd.DataFrame(columns=["time", "dimension", "value", "source"])
     if analysis.dynamic is not None and not analysis.silent:
-        curves = plots.curves_long(*analysis.dynamic)
+        curves = plots.curves_long(*analysis.dynamic, std=analysis.dynamic_std)
     show_emotion(static=None if analysis.silent else analysis.static, human=None, curves=curves,
                  wave=ui.waveform_of(data), audio=(data, analysis.name), key="upload",
                  versions=analysis.model_versions, silent=analysis.silent)

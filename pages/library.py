@@ -2,32 +2,23 @@
 import numpy as np
 import streamlit as st
 
-from emolab import plots, ui
+from emolab import demo, demo_data, plots, ui
+from emolab.exceptions import EmolabError
 
 st.title("Library")
 index = ui.get_index()
 stats = ui.library_stats()
 
 
-def build_demo():
-    demo = ui.optional("emolab.demo")
-    if demo is None:
-        ui.missing("The library is empty and the demo library builder is not installed yet.",
-                   "ingest your own music with `python -m emolab ingest FOLDER`, or upload "
-                   "recordings on the Analyse page.")
-        return
-    bar = st.progress(0.0, text="Building the demo library from public-domain scores…")
-
-    def progress(done, total, message=""):
-        bar.progress(min(1.0, done / max(total, 1)), text=f"{message} ({done}/{total})")
-
-    try:
-        report = demo.build_demo_library(index, progress=progress)
-    except Exception as exc:  # a failed demo must not break the page
-        ui.show_error(exc)
-        return
+def add_demo():
+    with st.spinner("Adding the demo library: public-domain pieces analysed by the shipped models…"):
+        try:
+            report = demo_data.load_demo(index)
+        except EmolabError as exc:
+            ui.show_error(exc)
+            return
     ui.index_changed()
-    st.session_state["demo_failed"] = report.get("failed", [])
+    st.session_state["demo_added"] = report["added"]
     st.rerun()
 
 
@@ -35,15 +26,23 @@ if stats["songs"] == 0:
     st.info("The library is empty.", icon=":material/library_music:")
     if not ui.demo_disabled() and not st.session_state.get("demo_tried"):
         st.session_state["demo_tried"] = True
-        build_demo()
-    elif st.button("Build the demo library (a few dozen public-domain pieces)"):
-        build_demo()
-    st.caption("Or add your own music: upload recordings on **Analyse**, or run "
-               "`python -m emolab ingest FOLDER`.")
+        add_demo()
+    elif st.button("Add the demo library (a few dozen public-domain pieces, ready in seconds)"):
+        add_demo()
+    st.caption("Or add your own music: **Import a folder**, upload recordings on **Analyse**, "
+               "or run `python -m emolab ingest FOLDER`.")
     st.stop()
 
-for name, reason in st.session_state.pop("demo_failed", []):
-    st.warning(f"Demo piece {name} could not be added: {reason}")
+if ((st.session_state.pop("demo_added", 0) or st.session_state.get("demo_audio"))
+        and not ui.warm_up_disabled()):
+    st.session_state["demo_audio"] = True
+    job = ui.render_demo_audio_in_background()
+    if not job["finished"]:
+        st.caption(f"Rendering the demo pieces' audio in the background ({job['done']}/"
+                   f"{job['total'] or len(demo.DEMO_PIECES)}); a piece you play first is "
+                   "rendered on the spot.")
+    for name, reason in job["failed"]:
+        st.warning(f"The audio of demo piece {name} could not be rendered: {reason}")
 
 cols = st.columns(5)
 cols[0].metric("Songs", f"{stats['songs']:,}")

@@ -4,33 +4,34 @@ from pathlib import Path
 import streamlit as st
 
 from emolab import retrain, ui
-from emolab.config import PROJECT_ROOT
+from emolab.config import MODELS_DIR, PROJECT_ROOT
 from emolab.exceptions import EmolabError
 
 st.title("Models")
 index = ui.get_index()
 RESULTS_DIR = PROJECT_ROOT / "docs" / "results"
 HOW = {
-    "static": "`python -m emolab train-static --features ../shared/data/deam/features/"
-              "deam_features_74.csv` (fits the SVR + ridge + boosted-trees ensemble on DEAM's "
-              "features)",
-    "dynamic": "`python -m emolab train-dynamic` (trains the VAE-LSTM; see data/models/README.md)",
+    "static": "`python -m emolab train-static` (see data/models/README.md for the exact command "
+              "and data; fits the SVR + ridge + boosted-trees ensemble on DEAM's features)",
+    "dynamic": "`python -m emolab train-dynamic` (the static model over sliding windows; needs "
+               "the static model)",
 }
 WHAT = {
     "static": (
-        "Predicts one valence and one arousal value per recording. It reads 67 openSMILE-style "
-        "features of the whole recording (loudness, spectrum, MFCCs, voicing … — the ones "
-        "EmoLab can compute from any audio), and averages three regressors: a support-vector "
+        "Predicts one valence and one arousal value per recording. It reads openSMILE-style "
+        "features of the whole recording (loudness, spectrum, MFCCs … — the DEAM columns "
+        "EmoLab computes from any audio), and averages three regressors: a support-vector "
         "regression (SVR), a ridge regression and gradient-boosted trees. Five such models, "
-        "each trained on 4/5 of DEAM's 1,442 songs, are averaged; how much they disagree is "
-        "the “±” shown with each prediction. A triplet network (TNN) trained alongside only "
-        "draws the maps on *Explore spaces*; it plays no part in the prediction."),
+        "each trained on 4/5 of DEAM's 1,442 songs (other artists held out), are averaged. "
+        "The “±” shown with each prediction is the half-width of a calibrated 68 % interval: "
+        "on songs by artists the model never saw, about two predictions in three fall that "
+        "close to the human rating. A triplet network (TNN) trained alongside only draws the "
+        "maps on *Explore spaces*; it plays no part in the prediction."),
     "dynamic": (
-        "Predicts valence and arousal every 0.5 s. A variational auto-encoder reads 1-second "
-        "mel-spectrogram patches and an LSTM turns them into a curve; the curve's level is "
-        "the static model's prediction for the song and its movement the LSTM's (scaled by a "
-        "gain of 0.25). It learnt from the static model's predictions on unlabelled music, "
-        "not from human curves, so read its movement as a rough hint."),
+        "Predicts valence and arousal every 0.5 s by running the static model over a 10 s "
+        "window that slides along the recording, then smoothing the curve over 5 s. It has no "
+        "weights of its own: every point is the static model's answer for the music around "
+        "it, so it can say no more, and be no more accurate, than the static model."),
 }
 
 
@@ -82,6 +83,9 @@ for (kind, title), column in zip([("static", "Static model (whole song)"),
             ui.missing(f"No {kind} model yet. {reason}".strip(), HOW[kind])
             continue
         show_card(kind, model)
+        if kind == "static" and models.valence is not None:  # 4Q valence second stage (emolab.models.valence)
+            st.markdown("**Valence second stage (4Q: commercial music)** — applied on top of this model")
+            st.markdown((MODELS_DIR / "valence" / "card.md").read_text(encoding="utf-8"))
 
 st.header("Results")
 tables = sorted(RESULTS_DIR.glob("*.md")) if RESULTS_DIR.is_dir() else []

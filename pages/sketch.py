@@ -1,5 +1,4 @@
 """Sketch a profile: draw how valence and arousal should move, find songs that move so."""
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -63,23 +62,7 @@ if results.empty:
     st.info(f"No song in the library has {source} emotion curves yet.")
     st.stop()
 
-position = np.linspace(0, 1, POINTS)
-drawn = pd.concat([pd.DataFrame({"position": position, "dimension": name, "value": curve})
-                   for name, curve in curves.items() if curve is not None])
-overlays = []
-for row in results.head(5).itertuples():
-    song = ui.song_curves(int(row.song_id))
-    song = song[(song["source"] == source) & song["dimension"].isin(set(drawn["dimension"]))]
-    start = getattr(row, "start", None)
-    end = getattr(row, "end", None)
-    if start is not None and end is not None and pd.notna(start) and pd.notna(end):
-        song = song[song["time"].between(start, end)]
-    if song.empty:
-        continue
-    span = song["time"].max() - song["time"].min() or 1.0
-    overlays.append(song.assign(position=(song["time"] - song["time"].min()) / span,
-                                title=row.title))
-matches = pd.concat(overlays) if overlays else None
+drawn, matches = search.compared_curves(index, results.head(5), curves["valence"], curves["arousal"], source=source, znorm=znorm)
 
 st.markdown(f"**{len(results)} songs closest to your sketch**")
 res_col, plot_col = st.columns([5, 6])

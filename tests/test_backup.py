@@ -1,7 +1,7 @@
 import pytest
 
 from emolab.cli import main
-from emolab.exceptions import IndexError_
+from emolab.exceptions import SongIndexError
 from emolab.index import annotations, backup, open_index, songs
 
 
@@ -26,14 +26,14 @@ def test_backup_and_restore_round_trip(tmp_path):
 
 def test_backup_refuses_to_overwrite(index, tmp_path):
     (tmp_path / "exists.duckdb").write_bytes(b"x")
-    with pytest.raises(IndexError_, match="exists already"):
+    with pytest.raises(SongIndexError, match="exists already"):
         backup.backup(index, tmp_path / "exists.duckdb")
 
 
 def test_restore_refuses_a_file_that_is_not_a_backup(tmp_path):
     bogus = tmp_path / "bogus.duckdb"
     bogus.write_text("hello")
-    with pytest.raises(IndexError_, match="not an EmoLab index backup"):
+    with pytest.raises(SongIndexError, match="not an EmoLab index backup"):
         backup.restore(bogus, tmp_path / "target.duckdb")
     assert not (tmp_path / "target.duckdb").exists()
 

@@ -145,8 +145,8 @@ def test_analyse_upload_shows_prediction_with_its_model_and_a_moving_progress_ba
     assert len(stages) >= 3, seen  # the bar moves through the stages, not 0 % to the end
     body = page.inner_text("body")
     assert "predicted valence" in body and "Emotion over time" in body, body[-2000:]
-    assert "static-svr" in body and "vae-lstm" in body  # which models made the numbers
-    assert "uncertainty" in body  # "±" explained
+    assert "static-svr" in body and "windowed-static" in body  # which models made the numbers
+    assert "68 % interval" in body  # "±" explained
     assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 2  # plane, waveform
     expect(page.locator("#emolab-upload-playhead")).to_have_count(1)
     expect(page.get_by_role("button", name="Add to library")).to_be_enabled()

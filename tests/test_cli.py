@@ -50,10 +50,22 @@ def test_analyze_json_reports_duration_and_rate(tmp_path, capsys):
     assert main(["analyze", str(path), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["duration"] == pytest.approx(3.0, abs=0.01) and out["sample_rate"] == 44100
-    for key in ("static", "dynamic"):
-        if key in out:
-            values = out[key]["valence"] if key == "dynamic" else [out[key]["valence"]]
-            assert all(-1.5 <= v <= 1.5 for v in values)
+    # the shipped models are in the repository: both predictions must be there, and be the models' own
+    from emolab import audio
+    from emolab.predict import load_models, predict_static
+
+    models = load_models()
+    clip = audio.decode(path.read_bytes(), sr=None)
+    expected = predict_static(clip.y, clip.sr, model=models.static)
+    for key in ("valence", "arousal", "valence_std", "arousal_std"):
+        assert out["static"][key] == pytest.approx(expected[key], abs=1e-3), key
+    dynamic = out["dynamic"]
+    assert len(dynamic["times"]) == len(dynamic["valence"]) == len(dynamic["arousal"]) >= 5
+    assert dynamic["times"][0] == pytest.approx(0.5) and dynamic["times"][-1] <= 3.0 + 0.5
+    assert all(-1.0 <= v <= 1.0 for v in dynamic["valence"] + dynamic["arousal"])
+    # the uncertainty of every point (the windowed model: the static model's, per window)
+    assert len(dynamic["valence_std"]) == len(dynamic["arousal_std"]) == len(dynamic["times"])
+    assert all(s > 0 for s in dynamic["valence_std"] + dynamic["arousal_std"])
 
 
 def test_analyze_bad_file_is_one_line(tmp_path, capsys):

@@ -165,6 +165,24 @@ def test_recomputed_clips_agree_with_deams_table():
 
 # ------------------------------------------------------------------------ librosa
 
+@pytest.mark.parametrize("seconds", [0.3, 3.0, 61.7])
+def test_numpy_logmel_equals_librosas(seconds):
+    import librosa
+
+    from emolab.features.spectral import LOGMEL_HOP, LOGMEL_N_FFT, mel_filters, power_spectrogram
+
+    y = (0.3 * np.random.default_rng(1).standard_normal(int(seconds * SR))).astype(np.float32)
+    y[: SR // 4] = 0.0  # silence too
+    ref = librosa.feature.melspectrogram(y=y, sr=SR, n_fft=LOGMEL_N_FFT, hop_length=LOGMEL_HOP,
+                                         n_mels=64, power=2.0)
+    ours = mel_filters(SR, LOGMEL_N_FFT, 64) @ power_spectrogram(y, n_fft=LOGMEL_N_FFT, hop=LOGMEL_HOP)
+    assert ours.shape == ref.shape
+    db = lambda m: 10 * np.log10(np.maximum(m, 1e-10))  # noqa: E731  (the patches' floor)
+    assert np.abs(db(ours) - db(ref)).max() < 1e-3
+    np.testing.assert_allclose(mel_filters(SR, 2048, 128), librosa.filters.mel(sr=SR, n_fft=2048, n_mels=128),
+                               atol=1e-7)
+
+
 def test_logmel_patches_on_the_grid():
     times, patches = logmel_patches(tone(seconds=3.0, sr=SR), SR)
     np.testing.assert_allclose(times, [0.5, 1.0, 1.5, 2.0, 2.5])

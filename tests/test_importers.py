@@ -394,7 +394,7 @@ def test_real_emomusic_then_deam(index):
     assert stats["songs"] == 744 + later
     assert counts["songs_shared"] == 744
     assert stats["annotations"] == 744 + counts["songs"]
-    assert time.perf_counter() - start < 20
+    assert time.perf_counter() - start < 600  # catches a hang only, not a speed target
 
 
 def read_ids(deam_root):

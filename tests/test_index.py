@@ -3,7 +3,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from emolab.exceptions import ConflictError, IndexError_, ParameterError, QueryRefusedError
+from emolab.exceptions import ConflictError, SongIndexError, ParameterError, QueryRefusedError
 from emolab.index import SCHEMA_VERSION, annotations, emotion, open_index, query_guard, songs, vectors
 
 
@@ -28,7 +28,7 @@ def test_schema_is_created_once_and_reopening_keeps_data(tmp_path):
 
 
 def test_read_only_index_must_exist(tmp_path):
-    with pytest.raises(IndexError_, match="no song index"):
+    with pytest.raises(SongIndexError, match="no song index"):
         open_index(tmp_path / "missing.duckdb", read_only=True)
 
 
@@ -61,7 +61,7 @@ def test_features_roundtrip_and_family_columns_are_fixed(index):
     assert ids.tolist() == [a, b]
     assert X.tolist() == [[1, 2, 3], [7, 8, 9]]  # computed wins over dataset
     assert vectors.family_columns(index.con, "toy") == ["x", "y", "z"]
-    with pytest.raises(IndexError_):
+    with pytest.raises(SongIndexError):
         vectors.register_family(index.con, "toy", ["x", "y"])
 
 

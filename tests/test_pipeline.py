@@ -5,7 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emolab import pipeline
+from emolab import ingest, pipeline
+from emolab.features.deam import DEAM74_COLUMNS
+from emolab.features.deam_fast import FAST_COLUMNS
 from emolab.index import songs, vectors
 from tests import crash_harness
 from tests.conftest import chord, encode, tone
@@ -33,12 +35,16 @@ def make_folder(folder: Path, n_good=17, n_bad=3, seconds=2.0) -> Path:
 
 def test_analyse_returns_features_and_a_summary():
     data = encode(chord(seconds=4.0, sr=44100), 44100, "FLAC")
-    analysis = pipeline.analyse(data, name="c.flac")
+    analysis = pipeline.analyse(data, name="c.flac", with_librosa=True)
     assert analysis.duration == pytest.approx(4.0, abs=0.05) and analysis.sample_rate == 44100
-    assert analysis.deam74.shape == (74,) and np.isfinite(analysis.deam74).all()
+    # the fast extractor fills exactly its columns; the others are missing, never made up
+    computed = [c for c, v in zip(DEAM74_COLUMNS, analysis.deam74) if np.isfinite(v)]
+    assert analysis.deam74.shape == (74,) and computed == [c for c in DEAM74_COLUMNS if c in FAST_COLUMNS]
     assert analysis.librosa.size >= 1000 and np.isfinite(analysis.librosa).all()
-    summary = json.loads(json.dumps(analysis.summary()))
+    summary = json.loads(json.dumps(analysis.summary(), allow_nan=False))
     assert summary["features"]["deam74_dims"] == 74
+    assert summary["features"]["deam74_computed"] == len(FAST_COLUMNS)
+    assert pipeline.analyse(data, name="c.flac").librosa is None  # only when asked for
 
 
 def test_add_to_index_is_idempotent_by_content(index):
@@ -53,13 +59,13 @@ def test_add_to_index_is_idempotent_by_content(index):
 
 def test_ingest_folder_reports_failures_and_resumes(tmp_path, index):
     folder = make_folder(tmp_path / "music")
-    report = pipeline.ingest([folder], index=index, workers=2, with_models=False,
+    report = ingest.ingest([folder], index=index, workers=2, with_models=False,
                              progress=lambda *a: None)
     assert len(report.added) == 17 and len(report.failed) == 3
     failed = dict(report.failed)
     assert all(Path(p).name.startswith("broken") for p in failed)
     assert all(reason and "Traceback" not in reason for reason in failed.values())
-    again = pipeline.ingest([folder], index=index, workers=2, with_models=False,
+    again = ingest.ingest([folder], index=index, workers=2, with_models=False,
                             progress=lambda *a: None)
     assert again.added == [] and len(again.skipped) == 17
     assert songs.stats(index.con)["songs"] == 17
@@ -92,6 +98,6 @@ def test_workers_never_rerun_the_callers_main_script(tmp_path, index, monkeypatc
     fake_main.__file__ = str(page)
     monkeypatch.setitem(sys.modules, "__main__", fake_main)
     folder = make_folder(tmp_path / "music", n_good=2, n_bad=0, seconds=1.0)
-    report = pipeline.ingest([folder], index=index, workers=2, with_models=False,
+    report = ingest.ingest([folder], index=index, workers=2, with_models=False,
                              progress=lambda *a: None)
     assert len(report.added) == 2 and not marker.exists()

@@ -176,3 +176,18 @@ def test_curve_player_script_carries_the_markup_safely():
     literal = re.search(r'innerHTML = (".*?");\n', page).group(1)
     assert json.loads(literal) == plots.curve_player_html(
         curves, element_id="p", with_script=False)
+
+
+def test_curve_chart_draws_the_uncertainty_band_only_when_given():
+    import numpy as np
+
+    from emolab import plots
+
+    t = np.arange(1, 6) * 0.5
+    plain = plots.emotion_curves(plots.curves_long(t, t / 10, -t / 10), duration=3.0).to_dict()
+    banded = plots.curves_long(t, t / 10, -t / 10, std=(np.full(5, 0.2), np.full(5, 0.3)))
+    assert set(banded["std"]) == {0.2, 0.3}
+    chart = plots.emotion_curves(banded, duration=3.0).to_dict()
+    marks = [layer.get("mark", {}).get("type", layer.get("mark")) for layer in chart["layer"]]
+    assert "area" in marks and "area" not in [layer.get("mark", {}).get("type", layer.get("mark"))
+                                              for layer in plain["layer"]]

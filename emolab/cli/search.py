@@ -12,7 +12,7 @@ import pandas as pd
 
 from emolab import search
 from emolab.exceptions import ParameterError
-from emolab.index import open_index
+from emolab.cli import reading
 
 RESULT_FIELDS = ("song_id", "dataset", "dataset_id", "title", "artist")
 
@@ -87,7 +87,7 @@ def _filters(args) -> search.SearchFilters:
 
 
 def run_point(args) -> int:
-    with open_index(args.db, read_only=True) as index:
+    with reading(args.db) as index:
         result = search.nearest_point(index, args.valence, args.arousal, args.k,
                                       source=args.source, filters=_filters(args))
     _print(result, ("valence", "arousal"), args.json)
@@ -104,7 +104,7 @@ def run_profile(args) -> int:
         return _run_batch(args, options)
     valence = None if args.valence is None else _numbers(args.valence, "--valence")
     arousal = None if args.arousal is None else _numbers(args.arousal, "--arousal")
-    with open_index(args.db, read_only=True) as index:
+    with reading(args.db) as index:
         result = search.match_profile(index, valence, arousal, args.k,
                                       segment_seconds=args.seconds, **options)
     _print(result, ("start", "end") if args.mode == "segment" else (), args.json)
@@ -114,7 +114,7 @@ def run_profile(args) -> int:
 def _run_batch(args, options) -> int:
     queries = _read_queries(Path(args.queries))
     tables = []
-    with open_index(args.db, read_only=True) as index:
+    with reading(args.db) as index:
         for query_id, group in queries.groupby("query_id", sort=False):
             valence, arousal, seconds = _profile_of(group, args)
             try:

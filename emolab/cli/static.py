@@ -36,6 +36,7 @@ def register(commands, experiments) -> None:
     p.add_argument("--out", default=str(MODELS_DIR / "static"), help="model folder to write")
     p.add_argument("--seed", type=int, default=0)
     _recipe_arguments(p)
+    _artist_argument(p)
     p.set_defaults(func=train_static_command)
 
     p = experiments.add_parser("static-cv", help="nested CV of the shipped static recipe (the ensemble as shipped)")
@@ -44,6 +45,12 @@ def register(commands, experiments) -> None:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--seed", type=int, default=100, help="KFold seed of the first repeat (then +1, +2, …)")
     _recipe_arguments(p)
+    p.add_argument("--drop", default=None,
+                   help="comma-separated descriptors to leave out (e.g. F0final,logHNR; 'pitch' = the 12 "
+                        "pitch-chain columns)")
+    p.add_argument("--all-recomputable", action="store_true",
+                   help="use the 67 columns openSMILE recomputes (the previous model's), not the fast extractor's")
+    _artist_argument(p)
     p.set_defaults(func=static_cv_command)
 
     p = commands.add_parser("predict-features",
@@ -61,6 +68,27 @@ def _recipe_arguments(p) -> None:
     p.add_argument("--heads", default=None,
                    help="comma-separated heads to average, from svr, ridge, hgb (default: svr,ridge,hgb)")
     p.add_argument("--svr-c", type=float, default=None, help="the SVR head's C (default 4)")
+
+
+def _artist_argument(p) -> None:
+    p.add_argument("--group-by-artist", action="store_true",
+                   help="keep each artist's songs on one side of every split (artists from DEAM's metadata, "
+                        "found next to the feature table: ../metadata/metadata_*.csv)")
+
+
+def _artists(features, path):
+    """Artist of each song of ``features`` (index: DEAM song id), from DEAM's metadata."""
+    from emolab.datasets import read_deam
+
+    root = Path(path).resolve().parent.parent
+    songs = read_deam(root).songs
+    if songs["artist"].isna().all():
+        raise DatasetError(f"No DEAM metadata with artists under '{root / 'metadata'}'.")
+    artist = dict(zip(songs["dataset_id"].astype(str), songs["artist"]))
+    names = [artist.get(str(i)) for i in features.index]
+    # Songs without a known artist each form their own group.
+    return np.array([str(a).strip().lower() if isinstance(a, str) and a.strip() else f"song {i}"
+                     for a, i in zip(names, features.index)])
 
 
 def _recipe_config(args, random_state=0):
@@ -86,13 +114,23 @@ def _labelled_table(path):
     return features.loc[keep], Y
 
 
-def _recomputable(features, path) -> list[str]:
-    from emolab.models.static import recomputable_columns
+def _recomputable(features, path, *, fast: bool = False) -> list[str]:
+    from emolab.models.static import model_columns, recomputable_columns
 
-    columns = recomputable_columns(features.columns)
+    columns = (model_columns if fast else recomputable_columns)(features.columns)
     if not columns:
         raise DatasetError(f"'{path}' has none of the DEAM openSMILE columns EmoLab can recompute from audio.")
     return columns
+
+
+def _dropped(columns, drop) -> list[str]:
+    """``columns`` without those whose descriptor is named in ``drop`` (comma-separated)."""
+    from emolab.features.deam_fast import PITCH_DESCRIPTORS
+
+    names = [d.strip() for d in (drop or "").split(",") if d.strip()]
+    if "pitch" in names:
+        names = [n for n in names if n != "pitch"] + list(PITCH_DESCRIPTORS)
+    return [c for c in columns if not any(c.startswith(n + "_sma") for n in names)]
 
 
 def _table1_command(args) -> str:
@@ -114,7 +152,8 @@ def run_table1_command(args) -> int:
     import torch
 
     from emolab.exceptions import ParameterError
-    from emolab.models.static import PIPELINES, TABLE1_TNN, run_table1
+    from emolab.experiments.table1 import PIPELINES, run_table1
+    from emolab.models.static import TABLE1_TNN
     from emolab.models.tnn import default_n_components
 
     torch.set_num_threads(1)
@@ -192,13 +231,17 @@ def train_static_command(args) -> int:
 
     torch.set_num_threads(1)
     features, Y = _labelled_table(args.features)
-    columns = _recomputable(features, args.features)
+    columns = _recomputable(features, args.features, fast=True)
+    groups = _artists(features, args.features) if args.group_by_artist else None
     model = StaticEmotionModel(_recipe_config(args, random_state=args.seed))
-    model.fit(features[columns].to_numpy(), Y, columns, progress=print)
+    model.fit(features[columns].to_numpy(), Y, columns, groups=groups, progress=print)
     path = model.save(args.out)
     scores = model.cv_scores
     print(f"trained on {len(Y)} songs, {len(columns)} features in {model.trained_on['seconds']:.0f} s; "
           f"held-out R² valence {scores['r2_valence']:.3f}, arousal {scores['r2_arousal']:.3f}")
+    half = model.interval_halfwidths
+    print("conformal half-widths (valence, arousal): " +
+          ", ".join(f"{k}: {v[0]:.3f}, {v[1]:.3f}" for k, v in half.items()))
     print(f"written {path}")
     return 0
 
@@ -206,18 +249,25 @@ def train_static_command(args) -> int:
 def static_cv_command(args) -> int:
     import torch
 
-    from emolab.models.static import nested_cv
+    from emolab.experiments.static_cv import nested_cv
 
     torch.set_num_threads(1)
     features, Y = _labelled_table(args.features)
-    columns = _recomputable(features, args.features)
+    columns = _dropped(_recomputable(features, args.features, fast=not args.all_recomputable), args.drop)
+    groups = _artists(features, args.features) if args.group_by_artist else None
     config = _recipe_config(args)
+    print(f"{len(columns)} feature columns" + (f", {len(set(groups))} artists" if groups is not None else ""))
     scores = nested_cv(features[columns].to_numpy(), Y, columns, config, folds=args.folds, repeats=args.repeats,
-                       seed=args.seed, progress=print)
-    summary = scores.groupby("target")["r2"].agg(["mean", "std"])
-    print(f"heads {'+'.join(config.heads)}, SVR C {config.svr_C:g}: ensemble R² over "
-          f"{args.folds}-fold × {args.repeats} outer folds (std over folds): " +
-          ", ".join(f"{t} {summary.loc[t, 'mean']:.3f} ± {summary.loc[t, 'std']:.3f}" for t in ("valence", "arousal")))
+                       seed=args.seed, groups=groups, progress=print)
+    summary = scores.groupby("target")[["r2", "coverage_68", "coverage_90"]].agg(["mean", "std"])
+    split = "GroupKFold by artist" if groups is not None else "KFold"
+    print(f"heads {'+'.join(config.heads)}, SVR C {config.svr_C:g}, {len(columns)} columns, {split}: ensemble R² "
+          f"over {args.folds}-fold × {args.repeats} outer folds (std over folds): " +
+          ", ".join(f"{t} {summary.loc[t, ('r2', 'mean')]:.3f} ± {summary.loc[t, ('r2', 'std')]:.3f}"
+                    for t in ("valence", "arousal")))
+    print("interval coverage on the outer test songs (68 % / 90 %): " +
+          ", ".join(f"{t} {summary.loc[t, ('coverage_68', 'mean')]:.3f} / {summary.loc[t, ('coverage_90', 'mean')]:.3f}"
+                    for t in ("valence", "arousal")))
     return 0
 
 

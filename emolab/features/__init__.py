@@ -2,6 +2,8 @@
 
 * ``deam74`` — song-level openSMILE features in DEAM's column layout
   (:func:`deam_song_vector`, :data:`DEAM74_COLUMNS`; models use :data:`RECOMPUTABLE_COLUMNS`);
+* the same DEAM columns without openSMILE: :mod:`emolab.features.deam_fast`
+  (``deam_frames``, ``deam_song_vector`` with ``extractor="fast"``; the static model's 55 columns);
 * ``opensmile260`` — DEAM's 260 openSMILE columns every 0.5 s (:func:`opensmile_frames`);
 * ``librosa`` — a broad handcrafted song-level vector (:func:`song_vector`), plus the
   log-mel patches the dynamic models read (:func:`logmel_patches`).

@@ -1,10 +1,14 @@
-"""Spectral features with librosa: log-mel patches on the 0.5 s grid and a song-level vector.
+"""Spectral features: log-mel patches on the 0.5 s grid and a song-level vector.
 
 Both analyse audio at :data:`emolab.config.ANALYSIS_SR` (22 050 Hz) and resample when
-given another rate.
+given another rate. The log-mel patches (what the dynamic model reads on every analysis)
+are computed with numpy alone, to the same numbers as ``librosa.feature.melspectrogram``
+(a test checks it): importing librosa and compiling its numba kernels costs a fresh
+process seconds. The song vector (asked for only for the Explore page) uses librosa.
 """
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -55,6 +59,63 @@ def _at_analysis_rate(y: np.ndarray, sr: int, *, min_seconds: float = 0.0) -> np
     return mono_at_rate(y, sr, target_sr=ANALYSIS_SR, min_seconds=min_seconds)
 
 
+def _hz_to_mel(f):
+    """Slaney's mel scale (librosa's default, ``htk=False``)."""
+    f = np.asarray(f, dtype=np.float64)
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, np.log(6.4) / 27.0
+    return np.where(f >= min_log_hz, min_log_mel + np.log(np.maximum(f, 1e-10) / min_log_hz) / logstep,
+                    f / f_sp)
+
+
+def _mel_to_hz(m):
+    m = np.asarray(m, dtype=np.float64)
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, np.log(6.4) / 27.0
+    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+
+
+@functools.lru_cache(maxsize=8)
+def mel_filters(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """Slaney-normalised triangular mel filters from 0 Hz to ``sr / 2``.
+
+    Same as ``librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)``.
+
+    Returns
+    -------
+    np.ndarray, shape (n_mels, 1 + n_fft // 2), float32
+    """
+    fft_freqs = np.fft.rfftfreq(n_fft, d=1.0 / sr)
+    mel_f = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(sr / 2.0), n_mels + 2))
+    fdiff = np.diff(mel_f)
+    ramps = np.subtract.outer(mel_f, fft_freqs)
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_f[2:] - mel_f[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
+def power_spectrogram(y: np.ndarray, *, n_fft: int, hop: int) -> np.ndarray:
+    """``|STFT|²`` with a periodic Hann window, frames centred (zero padding).
+
+    Same framing as ``librosa.stft(y, n_fft=n_fft, hop_length=hop)`` (``center=True``,
+    ``pad_mode='constant'``): frame *t* is centred on sample ``t · hop``.
+
+    Returns
+    -------
+    np.ndarray, shape (1 + n_fft // 2, 1 + len(y) // hop), float32
+    """
+    y = np.asarray(y, dtype=np.float32)
+    padded = np.pad(y, n_fft // 2)
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
+    from scipy import fft  # pocketfft in C++, several times numpy's for float32 frames
+
+    spectrum = fft.rfft(frames * window, axis=1)
+    return (spectrum.real ** 2 + spectrum.imag ** 2).astype(np.float32).T
+
+
 def logmel_patches(y: np.ndarray, sr: int, *, n_mels: int = 64,
                    hop_seconds: float = HOP_SECONDS, patch_seconds: float = 1.0):
     """Log-mel spectrogram cut into overlapping patches on the frame grid.
@@ -82,8 +143,6 @@ def logmel_patches(y: np.ndarray, sr: int, *, n_mels: int = 64,
     patches : np.ndarray, shape (n, n_mels, n_bins), float32
         Power in dB (re 1.0) in 20 ms bins; ``n_bins = patch_seconds / 0.02``.
     """
-    import librosa
-
     if n_mels < 1 or hop_seconds <= 0 or patch_seconds <= 0:
         raise ParameterError("n_mels, hop_seconds and patch_seconds must be positive.")
     bin_seconds = LOGMEL_HOP / ANALYSIS_SR
@@ -92,8 +151,8 @@ def logmel_patches(y: np.ndarray, sr: int, *, n_mels: int = 64,
     if n_bins < 1 or hop_bins < 1:
         raise ParameterError("hop_seconds and patch_seconds must be at least 20 ms.")
     y = _at_analysis_rate(y, sr, min_seconds=patch_seconds)
-    mel = librosa.feature.melspectrogram(y=y, sr=ANALYSIS_SR, n_fft=LOGMEL_N_FFT,
-                                         hop_length=LOGMEL_HOP, n_mels=n_mels, power=2.0)
+    mel = mel_filters(ANALYSIS_SR, LOGMEL_N_FFT, n_mels) @ power_spectrogram(
+        y, n_fft=LOGMEL_N_FFT, hop=LOGMEL_HOP)
     logmel = 10.0 * np.log10(np.maximum(mel, 10 ** (LOGMEL_FLOOR_DB / 10)))
     n = max(1, (y.size - int(round(patch_seconds * ANALYSIS_SR)))
             // int(round(hop_seconds * ANALYSIS_SR)) + 1)
@@ -163,7 +222,8 @@ def _rhythm(onset_envelope: np.ndarray, duration: float) -> np.ndarray:
         return np.zeros(len(GLOBALS))
     tempo = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=onset_envelope,
                                                       sr=sr, hop_length=hop))[0])
-    _, beats = librosa.beat.beat_track(onset_envelope=onset_envelope, sr=sr, hop_length=hop)
+    # the tempo just estimated, not a second estimate with the same defaults (half the cost)
+    _, beats = librosa.beat.beat_track(onset_envelope=onset_envelope, sr=sr, hop_length=hop, bpm=tempo)
     onsets = librosa.onset.onset_detect(onset_envelope=onset_envelope, sr=sr, hop_length=hop)
     return np.array([tempo, len(beats) / duration, len(onsets) / duration])
 

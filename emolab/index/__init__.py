@@ -9,8 +9,8 @@ transaction::
         vectors.put_features(con, song_id, "librosa", x)
 """
 from emolab.index import annotations, backup, emotion, integrity, query_guard, songs, vectors
-from emolab.index.connection import Index, open_index
+from emolab.index.connection import Index, open_for_reading, open_index
 from emolab.index.schema import SCHEMA_VERSION
 
-__all__ = ["Index", "open_index", "SCHEMA_VERSION", "annotations", "backup", "emotion",
+__all__ = ["Index", "open_for_reading", "open_index", "SCHEMA_VERSION", "annotations", "backup", "emotion",
            "integrity", "query_guard", "songs", "vectors"]

@@ -11,7 +11,7 @@ Who may write, and how (the rule every caller follows):
 * **One writing process.** DuckDB lets one process write the index file at a time: the
   app's server process (all browser sessions are threads of it) or one CLI command. A
   second writer is refused at :func:`~emolab.index.open_index` with an
-  :class:`~emolab.exceptions.IndexError_` saying the index is in use, and changes nothing.
+  :class:`~emolab.exceptions.SongIndexError` saying the index is in use, and changes nothing.
 * **Threads with their own cursors.** Inside that process each thread works through its
   own cursor (``index.con``) on the one shared connection.
 * **One save, one transaction:** :func:`save` runs a user's save (:func:`insert`,

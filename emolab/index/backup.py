@@ -8,16 +8,16 @@ from pathlib import Path
 
 import duckdb
 
-from emolab.exceptions import IndexError_
+from emolab.exceptions import SongIndexError
 
 
 def backup(index, target) -> Path:
     """Write a consistent copy of ``index`` to the new file ``target`` (one transaction)."""
     target = Path(target).resolve()
     if target.exists():
-        raise IndexError_(f"'{target}' exists already; choose a new file for the backup.")
+        raise SongIndexError(f"'{target}' exists already; choose a new file for the backup.")
     if target == Path(index.path).resolve():
-        raise IndexError_("The backup must go to another file than the index itself.")
+        raise SongIndexError("The backup must go to another file than the index itself.")
     target.parent.mkdir(parents=True, exist_ok=True)
     con = index.con
     source = con.execute("SELECT current_database()").fetchone()[0]
@@ -38,7 +38,7 @@ def restore(backup_path, target) -> Path:
         try:
             duckdb.connect(str(target)).close()
         except duckdb.IOException as exc:
-            raise IndexError_(f"'{target}' is open in another program; close it first.") from exc
+            raise SongIndexError(f"'{target}' is open in another program; close it first.") from exc
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".restore")
     os.close(fd)
@@ -56,13 +56,13 @@ def restore(backup_path, target) -> Path:
 
 def _check_is_index(path: Path) -> None:
     if not path.is_file():
-        raise IndexError_(f"No backup at '{path}'.")
+        raise SongIndexError(f"No backup at '{path}'.")
     try:
         con = duckdb.connect(str(path), read_only=True)
         con.execute("SELECT max(version) FROM schema_version").fetchone()
         con.close()
     except duckdb.Error as exc:
-        raise IndexError_(f"'{path}' is not an EmoLab index backup.") from exc
+        raise SongIndexError(f"'{path}' is not an EmoLab index backup.") from exc
 
 
 def _quote(path: Path) -> str:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from emolab.exceptions import ConflictError
 from emolab.index.annotations import FIELDS as ANNOTATION_FIELDS
+from emolab.index.emotion import CURVE_KEY, CURVE_VALUES, upsert_sql
 
 _SONG_TYPES = {
     "title": "VARCHAR", "artist": "VARCHAR", "source_path": "VARCHAR", "content_hash": "VARCHAR",
@@ -234,11 +235,10 @@ def put_curves(con, rows: pd.DataFrame) -> None:
         "arousal": [np.asarray(a, dtype=np.float32).tolist() for a in rows["arousal"]],
     })
     with registered(con, frame) as name:
-        con.execute(
-            "INSERT OR REPLACE INTO curves "
+        con.execute(upsert_sql(
+            "curves", CURVE_KEY, CURVE_VALUES,
             "SELECT CAST(song_id AS INTEGER), source, model_version, t0, hop, "
-            f"CAST(valence AS FLOAT[]), CAST(arousal AS FLOAT[]) FROM {name}"
-        )
+            f"CAST(valence AS FLOAT[]), CAST(arousal AS FLOAT[]), current_timestamp FROM {name}"))
 
 
 def put_feature_rows(con, family: str, song_ids, X, *, origin: str) -> None:

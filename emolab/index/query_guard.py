@@ -1,6 +1,6 @@
 """The read-only query console: one SELECT over the index's own tables, nothing else.
 
-Three layers, each enough on its own for most attacks:
+Four layers, each enough on its own for most attacks:
 
 1. DuckDB parses the text: exactly one statement, of type SELECT (no COPY, ATTACH,
    INSTALL, LOAD, PRAGMA, SET, writes or multiple statements).
@@ -10,8 +10,24 @@ Three layers, each enough on its own for most attacks:
    name outside the CTE's scope), table functions are limited to ``range``,
    ``generate_series`` and ``unnest``, and functions with side effects or file access
    (``nextval``, ``read_*``, ``glob``, ``getenv``, ``query`` ...) are refused.
-3. The query runs inside a transaction that is always rolled back, is interrupted after
-   a time limit, and returns at most ``max_rows`` rows.
+3. The query never runs on the index's connection. The tables it names are copied (one
+   consistent snapshot, through Arrow) and shown as views of a fresh in-memory DuckDB used
+   by this one query only and then closed, configured with ``enable_external_access = false``,
+   ``autoinstall_known_extensions = false``, ``autoload_known_extensions = false`` and
+   then ``lock_configuration = true``: the engine itself refuses every file read or write
+   (``read_csv``, ``read_text``, ``COPY``, ``ATTACH`` of a file, ``INSTALL``/``LOAD``),
+   and no statement can turn that off or reach the index file.
+4. It runs inside a ``READ ONLY`` transaction (the copies are views: writes to them are
+   refused too; a statement that returns no table is refused), is interrupted after a
+   time limit, and returns at most ``max_rows`` rows.
+
+Why a copy: DuckDB opens a file once per process, with one configuration; a second
+connection to the app's index with a locked, file-less configuration is refused
+("different configuration", "unique file handle conflict"), and the settings are
+global to a database instance, so setting them on the app's own connection would stop
+the app from importing files. The copy holds only the tables the query names (all of
+them when the parse-tree walk is switched off, ``walker=False``, as tests do to check
+that the engine alone holds).
 """
 from __future__ import annotations
 
@@ -64,8 +80,11 @@ def index_tables(con) -> set[str]:
     return {name.lower() for name in integrity.tables(con)} | {r[0].lower() for r in views}
 
 
-def check(con, sql: str) -> None:
-    """Raise :class:`QueryRefusedError` unless ``sql`` is one harmless SELECT."""
+def check(con, sql: str) -> set[str]:
+    """Raise :class:`QueryRefusedError` unless ``sql`` is one harmless SELECT.
+
+    Returns the index tables (and views) it reads, lower-case.
+    """
     if not isinstance(sql, str) or not sql.strip():
         raise QueryRefusedError("Type a SELECT query first.")
     if len(sql) > MAX_QUERY_CHARS:
@@ -90,7 +109,10 @@ def check(con, sql: str) -> None:
         tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
         if tree.get("error"):
             raise QueryRefusedError(f"The query could not be read: {tree.get('error_message')}")
-        _walk(tree, index_tables(con))
+        allowed = index_tables(con)
+        read: set[str] = set()
+        _walk(tree, allowed, read=read)
+        return read & allowed
     except RecursionError:
         raise QueryRefusedError(
             "The query is nested too deeply to be checked; write it with fewer nested "
@@ -98,17 +120,71 @@ def check(con, sql: str) -> None:
         ) from None
 
 
-def run(con, sql: str, *, max_rows: int = 10_000, timeout: float = 10.0) -> pd.DataFrame:
+def run(con, sql: str, *, max_rows: int = 10_000, timeout: float = 10.0,
+        walker: bool = True) -> pd.DataFrame:
     """Run a checked SELECT and return at most ``max_rows`` rows as a DataFrame.
+
+    Parameters
+    ----------
+    con : DuckDB connection or cursor
+        The index's (``index.con``); the query itself runs on a separate, locked
+        in-memory connection holding a copy of the tables it reads (see the module).
+    walker : bool
+        Check the statement and walk its parse tree first (layers 1 and 2). Only tests
+        switch it off, to show that the engine's own locks refuse files and writes.
 
     The result carries ``attrs["truncated"]`` when rows were cut.
     """
-    check(con, sql)
-    timer = threading.Timer(timeout, con.interrupt)
+    if walker:
+        tables = check(con, sql)
+    else:
+        tables = index_tables(con)
+    console = _console(con, tables)
+    try:
+        return _run_locked(console, sql, max_rows=max_rows, timeout=timeout)
+    finally:
+        console.close()
+
+
+#: DuckDB settings of the console's connection, set before ``lock_configuration``.
+CONSOLE_CONFIG = {"enable_external_access": False, "autoinstall_known_extensions": False,
+                  "autoload_known_extensions": False}
+
+
+def _console(con, tables: set[str]):
+    """A fresh in-memory DuckDB, locked, holding a consistent copy of ``tables``."""
+    snapshot = {}
     con.execute("BEGIN TRANSACTION")
+    try:
+        for name in sorted(tables):
+            snapshot[name] = con.sql(f'SELECT * FROM "{name}"').to_arrow_table()
+    finally:
+        con.execute("ROLLBACK")
+    console = duckdb.connect(":memory:", config=dict(CONSOLE_CONFIG))
+    try:
+        console.execute("SET lock_configuration = true")
+        for name, table in snapshot.items():
+            console.register(name, table)  # a view over the Arrow copy: no second copy
+    except BaseException:
+        console.close()
+        raise
+    return console
+
+
+def _run_locked(console, sql: str, *, max_rows: int, timeout: float) -> pd.DataFrame:
+    try:
+        statements = console.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryRefusedError(f"The query could not be read: {_first_line(exc)}") from None
+    if len(statements) != 1:
+        raise QueryRefusedError("Run one statement at a time.")
+    timer = threading.Timer(timeout, console.interrupt)
+    console.execute("BEGIN TRANSACTION READ ONLY")
     timer.start()
     try:
-        cur = con.execute(sql)
+        cur = console.execute(statements[0])
+        if cur.description is None:
+            raise QueryRefusedError("The statement returned no table; the console runs SELECT queries.")
         columns = [d[0] for d in cur.description]
         rows = cur.fetchmany(max_rows + 1)
     except duckdb.InterruptException:
@@ -118,14 +194,18 @@ def run(con, sql: str, *, max_rows: int = 10_000, timeout: float = 10.0) -> pd.D
     finally:
         timer.cancel()
         timer.join()  # an interrupt fired late must not land on the ROLLBACK
-        con.execute("ROLLBACK")
+        try:
+            console.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # the statement itself ended the transaction; the connection is closed next
     df = pd.DataFrame(rows[:max_rows], columns=_unique(columns))
     df.attrs["truncated"] = len(rows) > max_rows
     return df
 
 
-def _walk(node, tables: set[str], ctes: frozenset = frozenset()) -> None:
-    """Check every table and function of the parse tree below ``node``.
+def _walk(node, tables: set[str], ctes: frozenset = frozenset(), *, read: set[str]) -> None:
+    """Check every table and function of the parse tree below ``node``; add the tables
+    read (lower-case names, CTEs included) to ``read``.
 
     A CTE name counts as a table only where SQL makes it visible: in the query that
     defines it (and its subqueries), in the CTEs defined after it in the same WITH, and
@@ -137,14 +217,18 @@ def _walk(node, tables: set[str], ctes: frozenset = frozenset()) -> None:
         if entries:
             visible = set(ctes)
             for entry in entries:
-                _walk(entry.get("value"), tables, frozenset(visible))
+                _walk(entry.get("value"), tables, frozenset(visible), read=read)
                 visible.add(str(entry.get("key", "")).lower())
             ctes = frozenset(visible)
         node_type = node.get("type")
+        if isinstance(node_type, str) and node_type.endswith("_QUERY_NODE"):  # DELETE/INSERT/UPDATE/MERGE in a CTE
+            raise QueryRefusedError(
+                "The query changes data inside a WITH clause; the console is read-only.")
         if node_type == "RECURSIVE_CTE_NODE":
             ctes = ctes | {str(node.get("cte_name", "")).lower()}
         elif node_type == "BASE_TABLE":
             _check_table(node, tables | ctes)
+            read.add(str(node.get("table_name", "")).lower())
         elif node_type == "TABLE_FUNCTION":
             name = (node.get("function") or {}).get("function_name", "").lower()
             if name not in ALLOWED_TABLE_FUNCTIONS:
@@ -156,10 +240,10 @@ def _walk(node, tables: set[str], ctes: frozenset = frozenset()) -> None:
             _check_function(node.get("function_name", ""))
         for key, value in node.items():
             if key != "cte_map":
-                _walk(value, tables, ctes)
+                _walk(value, tables, ctes, read=read)
     elif isinstance(node, list):
         for item in node:
-            _walk(item, tables, ctes)
+            _walk(item, tables, ctes, read=read)
 
 
 def _check_table(node: dict, allowed: set[str]) -> None:

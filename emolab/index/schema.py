@@ -115,6 +115,16 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX annotations_song ON annotations (song_id)",
     ],
+    # 2: curves remember when they were stored, so "the newest model" is the one stored last
+    # (see emolab.index.emotion.newest_first); curves stored before this get the migration's time
+    [
+        "ALTER TABLE curves ADD COLUMN created_at TIMESTAMP DEFAULT current_timestamp",
+    ],
+    # 3: the uncertainty of predicted curves (NULL for human curves and older predictions)
+    [
+        "ALTER TABLE curves ADD COLUMN valence_std FLOAT[]",
+        "ALTER TABLE curves ADD COLUMN arousal_std FLOAT[]",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 
 from emolab.index.bulk import registered
+from emolab.index.emotion import newest_first
 
 SONG_FIELDS = ("song_id", "dataset", "dataset_id", "title", "artist")
 
@@ -37,7 +38,7 @@ def static_values(con, source: str, *, annotator: str | None = None):
     """Static valence and arousal per song, songs lacking either value left out.
 
     Human values average the song's static annotations (only ``annotator``'s, if
-    given); predicted values are the newest static prediction.
+    given); predicted values are the newest model's (:func:`emolab.index.emotion.newest_first`).
 
     Returns
     -------
@@ -53,8 +54,9 @@ def static_values(con, source: str, *, annotator: str | None = None):
         params = [annotator] if annotator else []
     else:
         sql = (
-            "SELECT song_id, arg_max(valence, created_at) AS v, arg_max(arousal, created_at) AS a "
-            "FROM static_predictions GROUP BY song_id ORDER BY song_id"
+            "SELECT song_id, valence AS v, arousal AS a FROM static_predictions "
+            f"QUALIFY row_number() OVER (PARTITION BY song_id ORDER BY {newest_first()}) = 1 "
+            "ORDER BY song_id"
         )
         params = []
     cols = con.execute(sql, params).fetchnumpy()
@@ -63,7 +65,7 @@ def static_values(con, source: str, *, annotator: str | None = None):
 
 
 def curve_table(con, source: str) -> pa.Table:
-    """One curve per song of ``source`` (the newest model version), as an Arrow table.
+    """One curve per song of ``source`` (:func:`emolab.index.emotion.newest_first`), as an Arrow table.
 
     Columns: song_id, t0, hop, valence (list of float), arousal (list of float). The
     window that picks the newest version is costly at scale, so it only runs when some
@@ -73,7 +75,7 @@ def curve_table(con, source: str) -> pa.Table:
                       [source])[0]
     sql = "SELECT song_id, t0, hop, valence, arousal FROM curves WHERE source = $source"
     if duplicated:
-        sql += (" QUALIFY row_number() OVER (PARTITION BY song_id ORDER BY model_version DESC)"
+        sql += (f" QUALIFY row_number() OVER (PARTITION BY song_id ORDER BY {newest_first(source)})"
                 " = 1")
     con.complete()  # a relation refuses to start while an earlier result is unread
     return con.sql(sql, params={"source": source}).to_arrow_table()
@@ -138,8 +140,8 @@ def bulk_load(con, songs: pa.Table, curves: pa.Table | None = None,
         con.execute(f"INSERT INTO songs ({names}) SELECT {names} FROM {table}")
     if curves is not None:
         with registered(con, curves) as table:
-            con.execute("INSERT INTO curves SELECT song_id, source, model_version, t0, hop, "
-                        f"valence, arousal FROM {table}")
+            con.execute("INSERT INTO curves (song_id, source, model_version, t0, hop, valence, arousal) "
+                        f"SELECT song_id, source, model_version, t0, hop, valence, arousal FROM {table}")
     if static is not None:
         with registered(con, static) as table:
             con.execute("INSERT INTO annotations (song_id, annotator, kind, valence, arousal) "

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from emolab.exceptions import ParameterError
+from emolab.index.emotion import newest_first
+
 SONG_COLUMNS = (
     "title", "artist", "source_path", "content_hash", "duration", "sample_rate",
     "origin", "dataset", "dataset_id", "has_audio", "genre",
@@ -21,7 +24,8 @@ def add_song(con, **fields) -> int:
     """Insert a song and return its ``song_id``. ``con`` is a cursor inside a transaction."""
     unknown = set(fields) - set(SONG_COLUMNS)
     if unknown:
-        raise TypeError(f"unknown song fields: {sorted(unknown)}")
+        raise ParameterError(f"A song has no field {', '.join(sorted(unknown))}; "
+                             f"its fields are {', '.join(SONG_COLUMNS)}.")
     fields = _relative_paths(con, fields)
     names = list(fields)
     placeholders = ", ".join("?" for _ in names)
@@ -36,7 +40,8 @@ def update_song(con, song_id: int, **fields) -> None:
     """Set some columns of one song."""
     unknown = set(fields) - set(SONG_COLUMNS)
     if unknown:
-        raise TypeError(f"unknown song fields: {sorted(unknown)}")
+        raise ParameterError(f"A song has no field {', '.join(sorted(unknown))}; "
+                             f"its fields are {', '.join(SONG_COLUMNS)}.")
     if not fields:
         return
     fields = _relative_paths(con, fields)
@@ -109,22 +114,21 @@ def song_table(con) -> pd.DataFrame:
     """One row per song with its human and predicted static emotion on [-1, 1].
 
     Human values average the song's static annotations; predicted values are the newest
-    static prediction, ``pred_model_version`` the model that made it. ``source_path`` is
-    absolute.
+    model's (:func:`emolab.index.emotion.newest_first`); ``pred_model_version`` is the model
+    that made it. ``source_path`` is absolute.
     """
     table = con.execute(
-        """
+        f"""
         WITH human AS (
             SELECT song_id, avg(valence) AS human_valence, avg(arousal) AS human_arousal,
                    count(*) AS n_annotations, list(DISTINCT annotator) AS annotators
             FROM annotations WHERE kind = 'static' GROUP BY song_id
         ), pred AS (
-            SELECT song_id, arg_max(valence, created_at) AS pred_valence,
-                   arg_max(arousal, created_at) AS pred_arousal,
-                   arg_max(valence_std, created_at) AS pred_valence_std,
-                   arg_max(arousal_std, created_at) AS pred_arousal_std,
-                   arg_max(model_version, created_at) AS pred_model_version
-            FROM static_predictions GROUP BY song_id
+            SELECT song_id, valence AS pred_valence, arousal AS pred_arousal,
+                   valence_std AS pred_valence_std, arousal_std AS pred_arousal_std,
+                   model_version AS pred_model_version
+            FROM static_predictions
+            QUALIFY row_number() OVER (PARTITION BY song_id ORDER BY {newest_first()}) = 1
         )
         SELECT s.song_id, s.title, s.artist, s.origin, s.dataset, s.dataset_id, s.duration,
                s.has_audio, s.genre, s.source_path,

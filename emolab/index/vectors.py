@@ -11,9 +11,9 @@ def register_family(con, family: str, columns) -> None:
     if row is None:
         con.execute("INSERT INTO feature_families VALUES (?, ?)", [family, columns])
     elif list(row[0]) != columns:
-        from emolab.exceptions import IndexError_
+        from emolab.exceptions import SongIndexError
 
-        raise IndexError_(f"Feature family '{family}' is stored with other columns.")
+        raise SongIndexError(f"Feature family '{family}' is stored with other columns.")
 
 
 def family_columns(con, family: str) -> list[str] | None:

@@ -13,9 +13,9 @@ sequence to (valence, arousal) per frame on [-1, 1]. Front ends:
 ``opensmile``
     the 260 DEAM openSMILE frame features (BLSTM-features, Xu et al. 2015).
 
-:func:`windowed_static_curve` is the baseline (and the teacher of the shipped model): the
-static model applied to sliding windows of openSMILE frames, then smoothed.
-:class:`DynamicEmotionModel` is what EmoLab ships and predicts with.
+:class:`VaeLstmModel` is the seed's VAE-LSTM (EmoLab's dynamic model until December 2026,
+now a baseline); its teacher was :func:`emolab.models.dynamic.windowed_static_curve`. What
+EmoLab ships is :class:`emolab.models.dynamic.DynamicEmotionModel`.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from emolab.exceptions import ModelError, ParameterError
 from emolab.models.vae import PatchVAE, resize_patches
 
 FRONT_ENDS = ("vae", "ae", "cnn", "opensmile")
-#: Seconds of audio analysed at once by :meth:`DynamicEmotionModel.predict_curve`.
+#: Seconds of audio analysed at once by :meth:`VaeLstmModel.predict_curve`.
 CHUNK_SECONDS = 60.0
 
 
@@ -53,7 +53,7 @@ class SequenceConfig:
 
 @dataclass(frozen=True)
 class AnchorConfig:
-    """How :class:`DynamicEmotionModel` sets its curve's level.
+    """How :class:`VaeLstmModel` sets its curve's level.
 
     The human curves are nearly flat, so a song's overall level dominates the error; the
     static model predicts that level better than the LSTM does. An anchored curve is
@@ -341,76 +341,13 @@ def _fit_length(x: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([x, np.repeat(x[-1:], n - len(x), axis=0)])
 
 
-# -- windowed static baseline ---------------------------------------------------------------
-def windowed_static_curve(frames: np.ndarray, static_model, *, frame_columns=None,
-                          window_seconds: float = 10.0, smoothing_seconds: float = 5.0) -> np.ndarray:
-    """The static model applied to sliding windows of openSMILE frames, smoothed.
+# -- the VAE-LSTM model (shipped until December 2026; now the medley baseline) ------------------
+class VaeLstmModel:
+    """VAE encoder + LSTM head: the seed's dynamic (2 Hz) emotion predictor.
 
-    A window's feature vector is the mean of its frames, exactly as
-    :func:`emolab.features.deam.song_level` makes a song's vector from all of them.
-
-    Parameters
-    ----------
-    frames : np.ndarray, shape (n, len(frame_columns))
-        openSMILE frames on the 0.5 s grid.
-    static_model : StaticEmotionModel
-        Has ``feature_columns`` (DEAM74 names) and ``predict(X) -> (mean, std)``.
-    frame_columns : list of str, optional
-        Names of the columns of ``frames``; default ``DEAM_FRAME_COLUMNS`` (260).
-    window_seconds : float
-        Length of the window centred on each frame (shorter at the edges).
-    smoothing_seconds : float
-        Width of the moving average applied to the predictions.
-
-    Returns
-    -------
-    np.ndarray, shape (n, 2)
-        (valence, arousal) per frame on [-1, 1].
-    """
-    from emolab.features import deam
-
-    frame_columns = list(deam.DEAM_FRAME_COLUMNS if frame_columns is None else frame_columns)
-    frames = np.asarray(frames, dtype=np.float64)
-    columns = model_columns(static_model)
-    missing = [c for c in columns if c not in frame_columns]
-    if missing:
-        raise ModelError(f"The static model needs columns the frames lack: {missing[:3]}.")
-    x = frames[:, [frame_columns.index(c) for c in columns]]
-    half = max(1, int(round(window_seconds / HOP_SECONDS / 2)))
-    cumulative = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
-    lo = np.clip(np.arange(len(x)) - half, 0, len(x))
-    hi = np.clip(np.arange(len(x)) + half + 1, 0, len(x))
-    windows = (cumulative[hi] - cumulative[lo]) / (hi - lo)[:, None]
-    mean, _ = static_model.predict(windows)
-    curve = np.clip(np.asarray(mean, dtype=np.float64)[:, :2], -1, 1)
-    return smooth(curve, frames=int(round(smoothing_seconds / HOP_SECONDS)))
-
-
-def model_columns(static_model) -> list[str]:
-    columns = getattr(static_model, "feature_columns", None)
-    if columns is None:
-        raise ModelError("The static model does not say which feature columns it expects.")
-    return list(columns)
-
-
-def smooth(curve: np.ndarray, *, frames: int) -> np.ndarray:
-    """Centred moving average over ``frames`` rows (edges use the frames available)."""
-    curve = np.asarray(curve, dtype=np.float64)
-    if frames <= 1 or len(curve) < 2:
-        return curve
-    kernel = np.ones(frames)
-    pad = frames // 2
-    out = np.empty_like(curve)
-    for j in range(curve.shape[1]):
-        total = np.convolve(np.pad(curve[:, j], pad), kernel, mode="same")[pad: pad + len(curve)]
-        count = np.convolve(np.pad(np.ones(len(curve)), pad), kernel, mode="same")[pad: pad + len(curve)]
-        out[:, j] = total / count
-    return out
-
-
-# -- the shipped model ----------------------------------------------------------------------
-class DynamicEmotionModel:
-    """VAE encoder + LSTM head: EmoLab's dynamic (2 Hz) emotion predictor.
+    EmoLab shipped it (anchored, gain 0.25) until the windowed static model of
+    :mod:`emolab.models.dynamic` replaced it; it stays as a baseline in the experiments
+    (``data/models/dynamic-vae-lstm``).
 
     Parameters
     ----------
@@ -449,6 +386,11 @@ class DynamicEmotionModel:
     def anchor_(self) -> AnchorConfig:
         return self.anchor or AnchorConfig(anchored=False)
 
+    def predict_band(self, y: np.ndarray, sr: int, *, level=None) -> dict:
+        """Like :meth:`predict_curve`, as a dict (this model gives no uncertainty)."""
+        times, valence, arousal = self.predict_curve(y, sr, level=level)
+        return {"times": times, "valence": valence, "arousal": arousal}
+
     def predict_curve(self, y: np.ndarray, sr: int, *, level=None):
         """Valence and arousal every 0.5 s.
 
@@ -482,20 +424,21 @@ class DynamicEmotionModel:
         static = self._static()
         if static is None:
             return None
-        from emolab.features import deam
+        from emolab.features.deam_fast import deam_song_vector
+        from emolab.models.dynamic import model_columns
 
         columns = model_columns(static)
-        mean, _ = static.predict(deam.deam_song_vector(y, sr, columns=columns)[None, :])
+        mean, _ = static.predict(deam_song_vector(y, sr, columns=columns)[None, :])
         return float(mean[0, 0]), float(mean[0, 1])
 
     def _static(self):
         if self.static_model is None and not getattr(self, "_static_unavailable", False):
-            try:
-                from emolab.models.static import StaticEmotionModel
+            from emolab.models.static import StaticEmotionModel
 
+            try:
                 self.static_model = StaticEmotionModel.load()
-            except (ModelError, ImportError, AttributeError, FileNotFoundError):
-                self._static_unavailable = True  # fall back to the unanchored curve
+            except (ModelError, FileNotFoundError):
+                self._static_unavailable = True  # no static model file: the unanchored curve
         return self.static_model
 
     def save(self, path) -> Path:
@@ -506,19 +449,19 @@ class DynamicEmotionModel:
         encoder_state = self.encoder.state()
         encoder_state.pop("optimizer", None)
         encoder_state.pop("history", None)
-        torch.save({"kind": "DynamicEmotionModel", "version": self.version, "info": self.info,
+        torch.save({"kind": "VaeLstmModel", "version": self.version, "info": self.info,
                     "anchor": asdict(self.anchor_), "encoder": encoder_state, "head": self.head.state()},
                    path / self.FILENAME)
         return path
 
     @classmethod
-    def load(cls, path=None) -> "DynamicEmotionModel":
-        """Load from a folder written by :meth:`save` (default ``data/models/dynamic``)."""
-        path = Path(path) if path is not None else MODELS_DIR / "dynamic"
+    def load(cls, path=None) -> "VaeLstmModel":
+        """Load from a folder written by :meth:`save` (default ``data/models/dynamic-vae-lstm``)."""
+        path = Path(path) if path is not None else MODELS_DIR / "dynamic-vae-lstm"
         file = path / cls.FILENAME if path.is_dir() or not path.suffix else path
         if not file.is_file():
-            raise ModelError(f"No dynamic emotion model at '{path}'. Train it with: "
-                             "python -m emolab train-dynamic --audio FOLDER")
+            raise ModelError(f"No VAE-LSTM model at '{path}'. Train it with: "
+                             "python -m emolab train-vae-lstm --audio FOLDER")
         try:
             state = _torch().load(file, map_location="cpu", weights_only=False)
             anchor = state.get("anchor")
@@ -526,8 +469,8 @@ class DynamicEmotionModel:
                        version=str(state["version"]), info=dict(state.get("info", {})),
                        anchor=AnchorConfig(**anchor) if anchor else None)
         except (KeyError, RuntimeError, EOFError) as exc:
-            raise ModelError(f"The dynamic model at '{file}' is damaged or from an older "
-                             "EmoLab; retrain it with: python -m emolab train-dynamic") from exc
+            raise ModelError(f"The VAE-LSTM model at '{file}' is damaged or from an older "
+                             "EmoLab; retrain it with: python -m emolab train-vae-lstm") from exc
 
 
 def _at_analysis_rate(y: np.ndarray, sr: int):

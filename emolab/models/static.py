@@ -1,23 +1,23 @@
-"""Static (whole-song) emotion: the Table 1 pipelines and the shipped predictor.
+"""Static (whole-song) emotion: the shipped predictor.
 
-Table 1 of the paper compares three pipelines, one regressor per target:
+:class:`StaticEmotionModel` is an ensemble of fold models, each power-transforming
+(Yeo-Johnson) the features, embedding them with a :class:`TripletEmbedder` mined on the
+joint (valence, arousal) point, and predicting each target with the average of an SVR, a
+ridge regression and gradient-boosted trees (scikit-learn's
+``HistGradientBoostingRegressor``). Which inputs the heads see (features, embedding or
+both) is a setting; cross-validation on DEAM favoured the features alone, so by default
+the embedding serves :meth:`StaticEmotionModel.embed` (maps of the collection) and not the
+prediction.
 
-* ``svr``      standardise → SVR
-* ``pca_svr``  standardise → PCA(k) → SVR
-* ``tnn_svr``  standardise → triplet embedding (k) → SVR
+The uncertainty is a split-conformal interval: the quantiles of the absolute out-of-fold
+errors of the fold models (each scored on the songs it did not see) give, per target, the
+half-width that held-out songs fall within at 50, 68, 80, 90 and 95 %. ``predict``'s
+``std`` is the 68 % half-width (what a standard deviation would be for Gaussian errors);
+:meth:`StaticEmotionModel.interval` gives any stored level. The width is the same for
+every song of a target: it says how far off the model typically is, not which songs are
+harder.
 
-The SVR's hyper-parameters are chosen by an inner cross-validation on the training
-folds only (:class:`TunedSVR`).
-
-:class:`StaticEmotionModel` is the shipped predictor: an ensemble of fold models, each
-power-transforming (Yeo-Johnson) the features, embedding them with a
-:class:`TripletEmbedder` mined on the joint (valence, arousal) point, and predicting each
-target with the average of an SVR, a ridge regression and gradient-boosted trees
-(scikit-learn's ``HistGradientBoostingRegressor``). Which inputs the heads see
-(features, embedding or both) is a setting; cross-validation on DEAM favoured the
-features alone, so by default the embedding serves :meth:`StaticEmotionModel.embed`
-(maps of the collection) and not the prediction. The uncertainty is the spread of the
-fold models, rescaled so that on held-out songs it matches the size of the actual errors.
+The Table 1 pipelines and the nested cross-validation live in :mod:`emolab.experiments`.
 """
 from __future__ import annotations
 
@@ -29,177 +29,44 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.decomposition import PCA
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
-from sklearn.model_selection import GridSearchCV, KFold
-from sklearn.pipeline import Pipeline
+from sklearn.model_selection import GroupKFold, KFold
 from sklearn.preprocessing import PowerTransformer, StandardScaler
 from sklearn.svm import SVR
-from sklearn.utils.validation import check_is_fitted
 
 from emolab.config import MODELS_DIR
 from emolab.exceptions import ModelError, ParameterError
-from emolab.models.tnn import TripletConfig, TripletEmbedder, default_n_components
+from emolab.models.tnn import TripletConfig, TripletEmbedder
 
 TARGETS = ("valence", "arousal")
-PIPELINES = ("svr", "pca_svr", "tnn_svr")
 HEADS = ("svr", "ridge", "hgb")
-FORMAT_VERSION = 2
-
-#: DEAM columns that openSMILE cannot recompute from audio (kept identical to
-#: ``emolab.features.deam``; used only if that module is unavailable).
-NON_RECOMPUTABLE_COLUMNS = (
-    "pcm_RMSenergy_sma_de_amean",
-    "audSpec_Rfilt_sma[0]_amean", "audSpec_Rfilt_sma[0]_stddev",
-    "audSpec_Rfilt_sma[1]_amean", "audSpec_Rfilt_sma[1]_stddev",
-    "audspecRasta_lengthL1norm_sma_amean", "audspecRasta_lengthL1norm_sma_stddev",
-)
+FORMAT_VERSION = 3
+#: Coverage levels of the conformal intervals stored with the model.
+INTERVAL_LEVELS = (0.5, 0.68, 0.8, 0.9, 0.95)
 
 
 def recomputable_columns(columns) -> list[str]:
-    """The columns of ``columns`` that EmoLab can recompute from audio, in table order."""
-    try:
-        from emolab.features.deam import RECOMPUTABLE_COLUMNS
-        keep = set(RECOMPUTABLE_COLUMNS)
-        return [c for c in columns if c in keep]
-    except ImportError:
-        return [c for c in columns if c not in NON_RECOMPUTABLE_COLUMNS]
+    """The columns of ``columns`` that openSMILE recomputes from audio, in table order."""
+    from emolab.features.deam import RECOMPUTABLE_COLUMNS
+
+    keep = set(RECOMPUTABLE_COLUMNS)
+    return [c for c in columns if c in keep]
 
 
-# --------------------------------------------------------------------------- SVR head
-@dataclass(frozen=True)
-class SVRGrid:
-    """The SVR hyper-parameters searched by inner cross-validation.
+def model_columns(columns) -> list[str]:
+    """The columns of ``columns`` the shipped model uses: those the fast extractor computes."""
+    from emolab.features.deam_fast import FAST_COLUMNS
 
-    ``gamma`` is ``factor / n_dims`` for each factor (inputs are standardised, so the RBF
-    kernel's scale grows with the number of dimensions).
-    """
-
-    C: tuple = (0.3, 1.0, 3.0)
-    gamma_factors: tuple = (0.1, 0.3, 1.0)
-    epsilon: tuple = (0.1,)
-    inner_folds: int = 3
-
-
-class TunedSVR(RegressorMixin, BaseEstimator):
-    """An RBF SVR whose C, gamma and epsilon are chosen by inner K-fold CV (R²).
-
-    Attributes
-    ----------
-    svr_ : SVR
-        Refitted on all the data given to ``fit`` with the best parameters.
-    best_params_ : dict
-    """
-
-    def __init__(self, C=(0.3, 1.0, 3.0), gamma_factors=(0.1, 0.3, 1.0), epsilon=(0.1,), inner_folds=3,
-                 random_state=0):
-        self.C = C
-        self.gamma_factors = gamma_factors
-        self.epsilon = epsilon
-        self.inner_folds = inner_folds
-        self.random_state = random_state
-
-    @classmethod
-    def from_grid(cls, grid: SVRGrid, random_state=0) -> "TunedSVR":
-        return cls(C=grid.C, gamma_factors=grid.gamma_factors, epsilon=grid.epsilon,
-                   inner_folds=grid.inner_folds, random_state=random_state)
-
-    def fit(self, X, y, sample_weight=None):
-        X = np.asarray(X, dtype=np.float64)
-        gammas = [float(f) / X.shape[1] for f in self.gamma_factors]
-        grid = {"C": list(self.C), "gamma": gammas, "epsilon": list(self.epsilon)}
-        if len(grid["C"]) * len(gammas) * len(grid["epsilon"]) == 1:
-            self.best_params_ = {k: v[0] for k, v in grid.items()}
-        else:
-            search = GridSearchCV(SVR(), grid, scoring="r2", refit=False,
-                                  cv=KFold(self.inner_folds, shuffle=True, random_state=self.random_state))
-            search.fit(X, y, sample_weight=sample_weight)
-            self.best_params_ = search.best_params_
-        self.svr_ = SVR(**self.best_params_).fit(X, y, sample_weight=sample_weight)
-        return self
-
-    def predict(self, X):
-        check_is_fitted(self, "svr_")
-        return self.svr_.predict(np.asarray(X, dtype=np.float64))
-
-
-# --------------------------------------------------------------------------- Table 1
-def table1_pipeline(kind: str, *, n_components: int, grid: SVRGrid = SVRGrid(),
-                    tnn: TripletConfig | None = None, random_state: int = 0) -> Pipeline:
-    """One of the three Table 1 pipelines for one target.
-
-    Parameters
-    ----------
-    kind : {'svr', 'pca_svr', 'tnn_svr'}
-    n_components : int
-        Dimension of the PCA / triplet embedding.
-    grid : SVRGrid
-    tnn : TripletConfig, optional
-        Embedder settings (``n_components`` and ``random_state`` are overridden).
-    random_state : int
-
-    Returns
-    -------
-    sklearn.pipeline.Pipeline
-    """
-    head = ("svr", TunedSVR.from_grid(grid, random_state=random_state))
-    if kind == "svr":
-        return Pipeline([("scale", StandardScaler()), head])
-    if kind == "pca_svr":
-        return Pipeline([("scale", StandardScaler()), ("pca", PCA(n_components, random_state=random_state)),
-                         ("rescale", StandardScaler()), head])
-    if kind == "tnn_svr":
-        config = replace(tnn or TABLE1_TNN, n_components=n_components, random_state=random_state)
-        return Pipeline([("scale", StandardScaler()), ("tnn", TripletEmbedder.from_config(config)),
-                         ("rescale", StandardScaler()), head])
-    raise ParameterError(f"Unknown pipeline '{kind}'; choose one of {', '.join(PIPELINES)}.")
+    keep = set(FAST_COLUMNS)
+    return [c for c in columns if c in keep]
 
 
 #: The embedder used for Table 1 and the shipped model: short training with input noise
 #: and dropout, because longer training lets the embedding memorise the training labels
 #: and the SVR fitted on top of it then over-trusts it (see docs/results/table1.md).
 TABLE1_TNN = TripletConfig(hidden_units=64, epochs=5, dropout=0.3, input_noise=0.5, weight_decay=1e-3)
-
-
-def run_table1(X: np.ndarray, Y: np.ndarray, *, folds: int = 10, seed: int = 0, n_components: int | None = None,
-               pipelines=PIPELINES, grid: SVRGrid = SVRGrid(), tnn: TripletConfig | None = None,
-               progress=None) -> pd.DataFrame:
-    """K-fold cross-validation of the Table 1 pipelines (same folds for all).
-
-    Parameters
-    ----------
-    X : np.ndarray, shape (n, d)
-        Raw features.
-    Y : np.ndarray, shape (n, 2)
-        Valence and arousal on [-1, 1].
-    folds, seed : int
-    n_components : int, optional
-        PCA / TNN dimension; default about 10 % of ``d``.
-    progress : callable(str), optional
-        Called with a line after each fold.
-
-    Returns
-    -------
-    DataFrame
-        Columns ``pipeline, target, fold, r2``.
-    """
-    X, Y = _check_training_data(X, Y)
-    k = n_components or default_n_components(X.shape[1])
-    rows = []
-    for fold, (train, test) in enumerate(KFold(folds, shuffle=True, random_state=seed).split(X)):
-        for kind in pipelines:
-            for j, target in enumerate(TARGETS):
-                model = table1_pipeline(kind, n_components=k, grid=grid, tnn=tnn, random_state=seed + fold)
-                model.fit(X[train], Y[train, j])
-                rows.append((kind, target, fold, r2_score(Y[test, j], model.predict(X[test]))))
-            if progress:
-                last = [r[3] for r in rows[-2:]]
-                progress(f"fold {fold + 1}/{folds} {kind}: R² valence {last[0]:.3f}, arousal {last[1]:.3f}")
-    return pd.DataFrame(rows, columns=["pipeline", "target", "fold", "r2"])
 
 
 def _check_training_data(X, Y):
@@ -281,11 +148,9 @@ class _Member:
         return self.embedder_.transform(self._transform(X))
 
     def predict(self, X):
-        Z = self._transform(X)
-        E = self.embedding_scale_.transform(self.embedder_.transform(Z))
-        H = self._head_inputs(Z, E)
-        return np.column_stack([np.mean([head.predict(H) for head in target_heads], axis=0)
-                                for target_heads in self.heads_]).clip(-1.0, 1.0)
+        from emolab.models.fast_heads import member_predict
+
+        return member_predict(self, X)  # transform → heads → average, without per-call overhead
 
 
 class StaticEmotionModel:
@@ -311,14 +176,14 @@ class StaticEmotionModel:
         self.feature_columns: list[str] = []
         self.version = ""
         self.members: list[_Member] = []
-        self.std_scale = np.ones(2)
+        self.interval_halfwidths: dict = {}
         self.cv_scores: dict = {}
         self.trained_on: dict = {}
         self.feature_mean = np.zeros(0)
         self.feature_std = np.zeros(0)
 
     # ---- training
-    def fit(self, X, Y, feature_columns, *, progress=None) -> "StaticEmotionModel":
+    def fit(self, X, Y, feature_columns, *, groups=None, progress=None) -> "StaticEmotionModel":
         """Train the fold models and calibrate the uncertainty.
 
         Parameters
@@ -328,6 +193,10 @@ class StaticEmotionModel:
         Y : np.ndarray, shape (n, 2)
             Valence and arousal on [-1, 1].
         feature_columns : list of str
+        groups : array-like, shape (n,), optional
+            Artist (or other group) of each song: the fold models then never hold one
+            artist's songs on both sides, so the out-of-fold errors behind the
+            intervals are honest for new artists.
         progress : callable(str), optional
 
         Returns
@@ -345,18 +214,22 @@ class StaticEmotionModel:
         cfg = self.config
         held_out = np.zeros_like(Y)
         self.members = []
-        splits = KFold(cfg.n_members, shuffle=True, random_state=cfg.random_state).split(X)
+        if groups is None:
+            splits = KFold(cfg.n_members, shuffle=True, random_state=cfg.random_state).split(X)
+        else:
+            splits = GroupKFold(cfg.n_members, shuffle=True, random_state=cfg.random_state).split(
+                X, groups=np.asarray(groups))
         for i, (train, test) in enumerate(splits):
             member = _Member(cfg, seed=cfg.random_state + i).fit(X[train], Y[train])
             self.members.append(member)
             held_out[test] = member.predict(X[test])
             if progress:
                 progress(f"fold model {i + 1}/{cfg.n_members} trained ({time.time() - started:.0f} s)")
-        spread = np.stack([m.predict(X) for m in self.members]).std(axis=0)
         residual = held_out - Y
-        self.std_scale = np.sqrt((residual ** 2).mean(axis=0) / np.maximum((spread ** 2).mean(axis=0), 1e-12))
+        self.interval_halfwidths = conformal_halfwidths(residual)
         self.cv_scores = {
-            "protocol": f"{cfg.n_members}-fold cross-validation: each fold model scored on the songs it did not see",
+            "protocol": f"{cfg.n_members}-fold cross-validation{' grouped by artist' if groups is not None else ''}: "
+                        "each fold model scored on the songs it did not see",
             **{f"r2_{t}": float(r2_score(Y[:, j], held_out[:, j])) for j, t in enumerate(TARGETS)},
             **{f"rmse_{t}": float(np.sqrt((residual[:, j] ** 2).mean())) for j, t in enumerate(TARGETS)},
         }
@@ -364,7 +237,8 @@ class StaticEmotionModel:
         self.feature_mean, self.feature_std = X.mean(axis=0), X.std(axis=0)
         uses_embedding = "tnn-" if cfg.head_inputs != "features" else ""
         self.version = f"static-{uses_embedding}{'-'.join(cfg.heads)}-{date.today().isoformat()}"
-        self.trained_on = {"n_songs": int(len(X)), "seconds": round(time.time() - started, 1)}
+        self.trained_on = {"n_songs": int(len(X)), "seconds": round(time.time() - started, 1),
+                           "grouped_by_artist": groups is not None}
         return self
 
     # ---- prediction
@@ -396,11 +270,32 @@ class StaticEmotionModel:
         mean : np.ndarray, shape (n, 2)
             (valence, arousal) on [-1, 1].
         std : np.ndarray, shape (n, 2)
-            Their uncertainty: the fold models' spread, calibrated on held-out songs.
+            Half-width of the 68 % conformal interval of each target (the same for every
+            song): the true value lies within ``mean ± std`` for about 68 % of held-out
+            songs (the coverage measured is in the model card).
         """
         X = self._check_input(X)
-        preds = np.stack([m.predict(X) for m in self.members])
-        return preds.mean(axis=0), preds.std(axis=0) * self.std_scale
+        mean = np.stack([m.predict(X) for m in self.members]).mean(axis=0)
+        return mean, np.broadcast_to(self._halfwidth(0.68), mean.shape).copy()
+
+    def _halfwidth(self, level) -> np.ndarray:
+        key = f"{level:g}"
+        if key not in self.interval_halfwidths:
+            raise ParameterError(f"No interval at {level:g}; this model stores "
+                                 f"{', '.join(self.interval_halfwidths)}.")
+        return np.asarray(self.interval_halfwidths[key], dtype=np.float64)
+
+    def interval(self, X, *, level: float = 0.9):
+        """Conformal prediction interval at ``level`` (one of :data:`INTERVAL_LEVELS`).
+
+        Returns
+        -------
+        low, high : np.ndarray, shape (n, 2)
+            Clipped to [-1, 1].
+        """
+        mean, _ = self.predict(X)
+        half = self._halfwidth(level)
+        return np.clip(mean - half, -1.0, 1.0), np.clip(mean + half, -1.0, 1.0)
 
     def embed(self, X):
         """The triplet embedding of the first fold model.
@@ -430,7 +325,7 @@ class StaticEmotionModel:
         meta = {"format_version": FORMAT_VERSION, "version": self.version, "config": asdict(self.config),
                 "feature_columns": self.feature_columns,
                 "feature_mean": self.feature_mean.tolist(), "feature_std": self.feature_std.tolist(),
-                "std_scale": self.std_scale.tolist(),
+                "interval_halfwidths": self.interval_halfwidths,
                 "cv_scores": self.cv_scores, "trained_on": self.trained_on,
                 "versions": {"sklearn": sklearn.__version__, "torch": torch.__version__.split("+")[0]}}
         (path / "model.json").write_text(json.dumps(meta, indent=2))
@@ -439,9 +334,10 @@ class StaticEmotionModel:
     @classmethod
     def load(cls, path=None) -> "StaticEmotionModel":
         """Load a saved model (default ``data/models/static``)."""
-        import joblib
         import sklearn
         import torch
+
+        from emolab.models.fastload import load_joblib
 
         path = Path(path or MODELS_DIR / "static")
         files = [path / n for n in ("model.json", "embedders.pt", "heads.joblib")]
@@ -461,14 +357,14 @@ class StaticEmotionModel:
         model = cls(StaticConfig(**cfg))
         model.feature_columns = list(meta["feature_columns"])
         model.version = meta["version"]
-        model.std_scale = np.asarray(meta["std_scale"], dtype=np.float64)
+        model.interval_halfwidths = {k: list(v) for k, v in meta["interval_halfwidths"].items()}
         model.feature_mean = np.asarray(meta["feature_mean"], dtype=np.float64)
         model.feature_std = np.asarray(meta["feature_std"], dtype=np.float64)
         model.cv_scores = meta["cv_scores"]
         model.trained_on = meta["trained_on"]
         try:
             states = torch.load(files[1], weights_only=True)
-            parts = joblib.load(files[2])
+            parts = load_joblib(files[2])  # joblib.load, through a faster cached copy
         except Exception as exc:  # unpickling fails in many ways across library versions
             raise ModelError(f"The static model in '{path}' could not be read ({exc}); retrain it with "
                              "python -m emolab train-static.") from exc
@@ -488,41 +384,25 @@ class StaticEmotionModel:
         return model
 
 
-def nested_cv(X, Y, feature_columns, config: StaticConfig | None = None, *, folds: int = 5, repeats: int = 2,
-              seed: int = 100, progress=None) -> pd.DataFrame:
-    """Score the shipped recipe as shipped: the ensemble, on songs none of its members saw.
+def conformal_halfwidths(residual) -> dict:
+    """Split-conformal half-widths from out-of-fold residuals, per level and target.
 
-    An outer ``folds`` × ``repeats`` cross-validation (KFold seeds ``seed``, ``seed + 1``, …);
-    on each outer training set a whole :class:`StaticEmotionModel` is trained (with its own
-    inner fold models) and its averaged prediction scored on the outer test songs.
+    The half-width at level ``a`` is the ``ceil((n + 1) a) / n`` empirical quantile of
+    ``|residual|`` (the finite-sample correction of split conformal prediction).
 
     Parameters
     ----------
-    X : np.ndarray, shape (n, d)
-    Y : np.ndarray, shape (n, 2)
-    feature_columns : list of str
-    config : StaticConfig, optional
-    folds, repeats, seed : int
-    progress : callable(str), optional
+    residual : np.ndarray, shape (n, 2)
 
     Returns
     -------
-    DataFrame
-        Columns ``repeat, fold, target, r2``.
+    dict
+        ``{"0.68": [valence, arousal], ...}`` for every level of :data:`INTERVAL_LEVELS`.
     """
-    X, Y = _check_training_data(X, Y)
-    config = config or StaticConfig()
-    if config.head_inputs == "features":
-        # The embedding is not in the prediction path then: a minimal one saves most of the time.
-        config = replace(config, tnn=replace(config.tnn, epochs=1, hidden_units=8))
-    rows = []
-    for r in range(repeats):
-        for f, (train, test) in enumerate(KFold(folds, shuffle=True, random_state=seed + r).split(X)):
-            model = StaticEmotionModel(config).fit(X[train], Y[train], feature_columns)
-            mean, _ = model.predict(X[test])
-            scores = [r2_score(Y[test, j], mean[:, j]) for j in range(2)]
-            rows += [(r, f, t, s) for t, s in zip(TARGETS, scores)]
-            if progress:
-                progress(f"repeat {r + 1}/{repeats} fold {f + 1}/{folds}: R² valence {scores[0]:.3f}, "
-                         f"arousal {scores[1]:.3f}")
-    return pd.DataFrame(rows, columns=["repeat", "fold", "target", "r2"])
+    scores = np.abs(np.asarray(residual, dtype=np.float64))
+    n = len(scores)
+    out = {}
+    for level in INTERVAL_LEVELS:
+        q = min(1.0, np.ceil((n + 1) * level) / n)
+        out[f"{level:g}"] = [float(np.quantile(scores[:, j], q, method="higher")) for j in range(scores.shape[1])]
+    return out

@@ -248,8 +248,7 @@ class PatchVAE:
         model = cls(VAEConfig(**cfg), **kwargs)
         model._init_network()
         model.network_.load_state_dict(state["network"])
-        if "optimizer" in state:
-            model.optimizer_.load_state_dict(state["optimizer"])
+        model._optimizer_state = state.get("optimizer")  # applied if training resumes
         model.mean_, model.std_ = float(state["mean"]), float(state["std"])
         model.history_ = list(state.get("history", []))
         model.network_.eval()
@@ -269,8 +268,24 @@ class PatchVAE:
         if self.config_.random_state is not None:
             torch.manual_seed(self.config_.random_state)
         self.network_ = build_network(self.config_)
-        self.optimizer_ = torch.optim.Adam(self.network_.parameters(), lr=self.config_.learning_rate)
+        self._optimizer, self._optimizer_state = None, None
         self.history_ = []
+
+    @property
+    def optimizer_(self):
+        """The Adam optimiser, made on first use: inference never needs it, and building one
+        imports ``torch._dynamo`` (seconds), which would slow every model load."""
+        if getattr(self, "_optimizer", None) is None:
+            torch = _torch()
+            self._optimizer = torch.optim.Adam(self.network_.parameters(), lr=self.config_.learning_rate)
+            if getattr(self, "_optimizer_state", None) is not None:
+                self._optimizer.load_state_dict(self._optimizer_state)
+                self._optimizer_state = None
+        return self._optimizer
+
+    @optimizer_.setter
+    def optimizer_(self, value):
+        self._optimizer = value
 
     def _restore_or_init(self, train: np.ndarray) -> int:
         last = Path(self.checkpoint_dir) / "last.pt" if self.checkpoint_dir is not None else None

@@ -123,11 +123,13 @@ class SqlDoor:
         Queries built to run past the time limit (each costs ``timeout`` seconds).
     timeout : float
         The console's time limit.
+    walker : bool
+        The console's parse-tree checks; off, only the engine's locks stand in the way.
     """
 
     name = "sql"
 
-    def __init__(self, index, workdir, *, slow: int = 4, timeout: float = 2.0):
+    def __init__(self, index, workdir, *, slow: int = 4, timeout: float = 2.0, walker: bool = True):
         from emolab.index import query_guard
 
         self.index = index
@@ -137,7 +139,7 @@ class SqlDoor:
         self.secret = self.workdir / "secret.csv"
         self.marker = "FUZZSECRET" + os.urandom(4).hex()
         self.secret.write_text(f"{self.marker},b\n{self.marker}2,c\n")
-        self.slow, self.timeout = slow, timeout
+        self.slow, self.timeout, self.walker = slow, timeout, walker
         self.tables = sorted(query_guard.index_tables(index.con))
         self._n = 0
         self._used_targets: list[Path] = []
@@ -255,7 +257,8 @@ class SqlDoor:
 
         con = self.index.con
         try:
-            df = query_guard.run(con, case.payload, max_rows=10_000, timeout=self.timeout)
+            df = query_guard.run(con, case.payload, max_rows=10_000, timeout=self.timeout,
+                                 walker=self.walker)
         except QueryRefusedError as exc:
             check_message(exc)
             outcome = REFUSED

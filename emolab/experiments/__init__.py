@@ -1,0 +1,1 @@
+"""Experiments: cross-validated studies and measurements, kept apart from what ships."""

@@ -1,0 +1,306 @@
+"""DEAM-compatible columns without openSMILE: the extractor the pipeline uses.
+
+THE CONTRACT (what the pipeline, the CLI and the app rely on)
+-------------------------------------------------------------
+* :func:`deam_frames` ``(y, sr, *, columns=None, extractor="fast") -> (times, frames)``:
+  ``times`` shape (n,), frame centres ``0.5 i + 0.5`` s, frame *i* covering [0.5 i, 0.5 i + 1) s
+  (the grid of :func:`emolab.features.deam.opensmile_frames`); ``frames`` shape
+  (n, len(columns)), float64, finite, DEAM's column names.
+* :func:`deam_song_vector` ``(y, sr, *, columns=None, extractor="fast") -> (len(columns),)``:
+  the mean of :func:`deam_frames` over frames.
+* ``columns`` defaults to :data:`FAST_COLUMNS` (the columns the static model uses).
+* ``extractor="fast"`` (the default) NEVER imports ``opensmile``; ``extractor="opensmile"``
+  runs the research-licence reference (:mod:`emolab.features.deam`) on the same grid.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from emolab.audio import mono_at_rate
+from emolab.config import MODELS_DIR
+from emolab.exceptions import FeatureError, ParameterError
+from emolab.features.deam import RECOMPUTABLE_COLUMNS, WINDOW_SECONDS, n_frames
+
+#: The extractors :func:`deam_frames` accepts.
+EXTRACTORS = ("fast", "opensmile")
+
+#: The descriptors of openSMILE's pitch and voice-quality chain (not computed by the fast
+#: extractor: leaving their 12 columns out costs the static model less than 0.01 R², see
+#: data/models/README.md).
+PITCH_DESCRIPTORS = ("F0final", "voicingFinalUnclipped", "jitterLocal", "jitterDDP", "shimmerLocal", "logHNR")
+
+#: The DEAM columns the fast extractor computes (and the static model uses): the 55 of
+#: :data:`emolab.features.deam.RECOMPUTABLE_COLUMNS` outside the pitch chain.
+FAST_COLUMNS = [c for c in RECOMPUTABLE_COLUMNS if not c.startswith(PITCH_DESCRIPTORS)]
+
+
+def _check(columns, extractor):
+    if extractor not in EXTRACTORS:
+        raise ParameterError(f"Unknown feature extractor '{extractor}'; choose 'fast' or 'opensmile'.")
+    columns = list(FAST_COLUMNS if columns is None else columns)
+    if extractor == "fast":
+        missing = [c for c in columns if c not in FAST_COLUMNS]
+        if missing:
+            raise ParameterError(f"The fast extractor does not compute {missing[:3]}; "
+                                 "use extractor='opensmile' for these columns.")
+    return columns
+
+
+def deam_frames(y: np.ndarray, sr: int, *, columns=None, extractor: str = "fast"):
+    """DEAM columns every 0.5 s (1 s windows).
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n_samples,)
+        Mono audio.
+    sr : int
+    columns : list of str, optional
+        Default :data:`FAST_COLUMNS`.
+    extractor : {'fast', 'opensmile'}
+
+    Returns
+    -------
+    times : np.ndarray, shape (n,)
+    frames : np.ndarray, shape (n, len(columns)), float64
+    """
+    columns = _check(columns, extractor)
+    if extractor == "opensmile":
+        from emolab.features import deam
+
+        return deam.opensmile_frames(y, sr, columns=columns)
+    times, frames = raw_frames(y, sr, columns=columns)
+    calibration = load_calibration()
+    for j, column in enumerate(columns):
+        slope, intercept = calibration[column]
+        frames[:, j] = slope * frames[:, j] + intercept
+    return times, frames
+
+
+def deam_song_vector(y: np.ndarray, sr: int, *, columns=None, extractor: str = "fast") -> np.ndarray:
+    """A song's DEAM vector: the mean of :func:`deam_frames` over its frames.
+
+    Returns
+    -------
+    np.ndarray, shape (len(columns),), float64
+    """
+    _, frames = deam_frames(y, sr, columns=columns, extractor=extractor)
+    return frames.mean(axis=0)
+
+
+# ----------------------------------------------------------------------------- the numpy extractor
+# Definitions follow IS13_ComParE_core.lld.conf.inc of the opensmile package and the openSMILE
+# sources (cSpectral, cMelspec, cMfcc, cPlp, cEnergy, cMZcr, cContourSmoother, cDeltaRegression).
+
+_SR = 44100
+_STEP = 441              # 10 ms hop of every LLD
+_FRAME20 = 882           # 'is13_frame25' is a 20 ms frame, Hamming window, FFT of 1024
+_FRAME60 = 2646          # 60 ms frame (zero-crossing rate; openSMILE's pitch chain)
+_NFFT = 1024
+_LLD_PER_WINDOW = 100    # 1 s of 10 ms frames
+_LLD_PER_HOP = 50
+
+
+def _mel(f, htk):
+    return 1127.0 * np.log(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
+
+
+@functools.lru_cache(maxsize=4)
+def _tables():
+    """Filterbanks and weights on the 513 bins of the 1024-point FFT at 44.1 kHz."""
+    freqs = np.arange(_NFFT // 2 + 1) * _SR / _NFFT
+    # 26 triangular mel bands, 20-8000 Hz (cMelspec, usePower=1)
+    edges = 700.0 * (np.exp(np.linspace(_mel(20, True), _mel(8000, True), 28) / 1127.0) - 1.0)
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    fb = np.maximum(0.0, np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)))
+    centres = edges[1:-1]
+    # PLP equal-loudness curve on the band centres (cPlp doAud=1), cube-root-ish compression 0.33
+    w2 = (2 * np.pi * centres) ** 2
+    eql = ((w2 + 56.8e6) * w2 ** 2) / ((w2 + 6.3e6) ** 2 * (w2 + 0.38e9))
+    # HTK DCT with liftering 22 for MFCC 1..14 (cMfcc htkcompatible=1)
+    k = np.arange(1, 15)[:, None]
+    j = np.arange(26)[None, :]
+    dct = np.sqrt(2.0 / 26) * np.cos(np.pi * k * (j + 0.5) / 26) * (1 + 11.0 * np.sin(np.pi * k / 22.0))
+    # Zwicker sharpness weights on Traunmüller's Bark scale (cSpectral sharpness)
+    f = freqs[1:]
+    z = 26.81 / (1.0 + 1960.0 / np.maximum(f, 1e-9)) - 0.53
+    z = np.where(z < 2, 0.85 * z + 0.3, np.where(z > 20.1, 1.22 * z - 0.22 * 20.1, z))
+    g = np.where(z <= 16.0, 1.0, (np.maximum(z - 16.0, 0.0) / 4.0) ** 1.5849625 + 1.0)
+    return {"freqs": f, "mel": fb[:, 1:].T.copy(), "eql": eql, "dct": dct.T.copy(),
+            "sharp": z * g, "band250": _band_weights(freqs, 250, 650)[1:],
+            "band1000": _band_weights(freqs, 1000, 4000)[1:]}
+
+
+def _band_weights(freqs, low, high):
+    """cSpectral's rectangular band with fractional edge bins."""
+    w = np.zeros(freqs.size)
+    i = int(np.argmax(freqs > low))
+    left, wl = i - 1, (freqs[i] - low) / (freqs[i] - freqs[i - 1])
+    i = int(np.argmax(freqs >= high))
+    wr = (high - freqs[i - 1]) / (freqs[i] - freqs[i - 1])
+    right = i if freqs[i] == high else i - 1
+    w[left + 1:right] = 1.0
+    w[left] = wl or 1.0
+    w[right] = wr or 1.0
+    return w
+
+
+def _frames(y, size, n):
+    view = np.lib.stride_tricks.sliding_window_view(y, size)[::_STEP]
+    return view[:n]
+
+
+def _sma(x):
+    """3-frame moving average along axis 0 (edges: the frames that exist)."""
+    s = np.empty_like(x)
+    s[1:-1] = (x[:-2] + x[1:-1] + x[2:]) / 3.0
+    s[0] = (x[0] + x[1]) / 2.0 if len(x) > 1 else x[0]
+    s[-1] = (x[-1] + x[-2]) / 2.0 if len(x) > 1 else x[-1]
+    return s
+
+
+def _delta(x, width=2):
+    """Regression delta over +-``width`` frames (edges repeat the first/last frame)."""
+    pad = np.concatenate([np.repeat(x[:1], width, 0), x, np.repeat(x[-1:], width, 0)])
+    n = len(x)
+    num = sum(k * (pad[width + k: width + k + n] - pad[width - k: width - k + n]) for k in range(1, width + 1))
+    return num / (2.0 * sum(k * k for k in range(1, width + 1)))
+
+
+def fast_llds(y: np.ndarray, sr: int) -> dict:
+    """The 10 ms contours the fast columns need (smoothed, as openSMILE's ``*_sma``).
+
+    Returns
+    -------
+    dict of str -> np.ndarray, shape (n_lld_frames,) or (n_lld_frames, k)
+        Keys are DEAM contour names without ``[k]`` (``pcm_fftMag_mfcc_sma`` holds 14 columns).
+    """
+    y = np.clip(mono_at_rate(y, sr, target_sr=_SR, min_seconds=WINDOW_SECONDS), -1.0, 32767 / 32768)
+    # openSMILE's Python front end hands the C library 16-bit samples, truncated toward 0
+    # (x * 32768 cast to int16): quiet passages become exact zeros there, so here too.
+    y = np.trunc(y.astype(np.float64) * 32768.0) / 32768.0
+    n = max(1, (y.size - _FRAME60) // _STEP + 1)
+    if y.size < _FRAME60:
+        y = np.pad(y, (0, _FRAME60 - y.size))
+    t = _tables()
+    starts = np.arange(n) * _STEP
+    # RMS energy of the unwindowed 20 ms frames, from running sums (no frame matrix).
+    c2 = np.concatenate([[0.0], np.cumsum(y * y)])
+    rms = np.sqrt(np.maximum(c2[starts + _FRAME20] - c2[starts], 0.0) / _FRAME20)
+    # cMZcr on the 60 ms frames: a crossing at i when x[i-1] x[i] < 0, or x[i] == 0
+    # between samples of opposite sign (or zeros), for i = 1 .. N-2 of the frame; / N.
+    crossing = ((y[:-2] * y[2:] <= 0) & (y[1:-1] == 0)) | (y[:-2] * y[1:-1] < 0)
+    cz = np.concatenate([[0], np.cumsum(crossing)])   # cz[i] = crossings at samples 1 .. i
+    zcr = (cz[starts + _FRAME60 - 2] - cz[starts]) / _FRAME60
+    spec = np.fft.rfft(_frames(y, _FRAME20, n) * np.hamming(_FRAME20), n=_NFFT, axis=1)[:, 1:]
+    mag = np.abs(spec).astype(np.float64)
+    del spec
+    power = mag * mag
+    total = power.sum(axis=1)
+    safe = np.where(total > 0, total, 1.0)
+    f = t["freqs"]
+    # Spectral moments from raw power moments (frequencies in kHz keep the powers small).
+    fk = f / 1000.0
+    raw = power @ np.stack([fk, fk ** 2, fk ** 3, fk ** 4], axis=1) / safe[:, None]
+    u = raw[:, 0]
+    m2 = np.maximum(raw[:, 1] - u ** 2, 0.0)
+    m3 = raw[:, 2] - 3 * u * raw[:, 1] + 2 * u ** 3
+    m4 = raw[:, 3] - 4 * u * raw[:, 2] + 6 * u ** 2 * raw[:, 1] - 3 * u ** 4
+    centroid = 1000.0 * u
+    variance = 1e6 * m2
+    positive = m2 > 1e-12
+    skew = np.where(positive, m3 / np.sqrt(np.where(positive, m2, 1.0)) ** 3, 0.0)
+    kurt = np.where(positive, m4 / np.where(positive, m2, 1.0) ** 2, 0.0)
+    nb = f.size
+    slope = (nb * (power @ f) - f.sum() * total) / (nb * (f ** 2).sum() - f.sum() ** 2) * (nb - 1)
+    # smileStat_entropy: values floored at 1e-7, divided by the (floored) unfloored sum.
+    p = np.maximum(power, 1e-7)
+    p /= np.maximum(total, 1e-7)[:, None]
+    entropy = -np.einsum("ij,ij->i", p, np.log2(p))
+    del p
+    flux = np.zeros(n)
+    if n > 1:
+        d = mag[1:] - mag[:-1]
+        flux[1:] = np.sqrt(np.einsum("ij,ij->i", d, d) / nb)
+        del d
+    sharp = 0.11 * (power @ t["sharp"]) / safe
+    mel = power @ t["mel"]
+    audspec = (np.maximum(mel, 0.0) * t["eql"]) ** 0.33
+    mfcc = np.log(np.maximum(mel * 32768.0 ** 2, 1.0)) @ t["dct"]
+    smooth = {
+        "pcm_RMSenergy_sma": rms, "pcm_zcr_sma": zcr,
+        "audspec_lengthL1norm_sma": audspec.sum(axis=1),
+        "pcm_fftMag_fband250-650_sma": power @ t["band250"] / nb,
+        "pcm_fftMag_fband1000-4000_sma": power @ t["band1000"] / nb,
+        "pcm_fftMag_spectralFlux_sma": flux, "pcm_fftMag_spectralCentroid_sma": centroid,
+        "pcm_fftMag_spectralEntropy_sma": entropy, "pcm_fftMag_spectralVariance_sma": variance,
+        "pcm_fftMag_spectralSkewness_sma": skew, "pcm_fftMag_spectralKurtosis_sma": kurt,
+        "pcm_fftMag_spectralSlope_sma": slope, "pcm_fftMag_psySharpness_sma": sharp,
+        "pcm_fftMag_mfcc_sma": mfcc,
+    }
+    out = {name: _sma(v) for name, v in smooth.items()}
+    out["pcm_RMSenergy_sma_de"] = _delta(out["pcm_RMSenergy_sma"])
+    return out
+
+
+def _window_stats(x, n):
+    """Mean and population std of ``x`` (n_lld, k) over 100-frame windows every 50 frames."""
+    offset = x.mean(axis=0)
+    x = x - offset  # centred: the running sums of squares stay accurate
+    c1 = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
+    c2 = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x * x, axis=0)])
+    start = np.minimum(np.arange(n) * _LLD_PER_HOP, len(x) - 1)
+    stop = np.minimum(start + _LLD_PER_WINDOW, len(x))
+    count = (stop - start)[:, None]
+    mean = (c1[stop] - c1[start]) / count
+    var = np.maximum((c2[stop] - c2[start]) / count - mean ** 2, 0.0)
+    return mean + offset, np.sqrt(var)
+
+
+def _split(column):
+    """'pcm_fftMag_mfcc_sma[3]_amean' -> ('pcm_fftMag_mfcc_sma', 2, 'amean')."""
+    match = re.fullmatch(r"(.+?)(?:\[(\d+)\])?_(amean|stddev)", column)
+    contour, k, stat = match.group(1), match.group(2), match.group(3)
+    return contour, (int(k) - 1 if k else None), stat
+
+
+def raw_frames(y: np.ndarray, sr: int, *, columns=None):
+    """The fast columns every 0.5 s *before* calibration (what the calibration is fitted on).
+
+    Same parameters and returns as :func:`deam_frames` with ``extractor='fast'``.
+    """
+    columns = _check(columns, "fast")
+    llds = fast_llds(y, sr)
+    n = n_frames(max(np.asarray(y).size, int(round(WINDOW_SECONDS * sr))), sr)
+    stats = {}
+    frames = np.empty((n, len(columns)))
+    for j, column in enumerate(columns):
+        contour, k, stat = _split(column)
+        if contour not in stats:
+            values = llds[contour]
+            stats[contour] = _window_stats(values.reshape(len(values), -1), n)
+        frames[:, j] = stats[contour][0 if stat == "amean" else 1][:, k or 0]
+    if not np.all(np.isfinite(frames)):
+        raise FeatureError("The audio gave undefined feature values.")
+    times = 0.5 * np.arange(n) + WINDOW_SECONDS / 2
+    return times, frames
+
+
+#: The calibration shipped with the static model (affine map per column, fitted on
+#: unlabelled music; see :mod:`emolab.experiments.feature_agreement`).
+CALIBRATION_PATH = MODELS_DIR / "static" / "feature_calibration.json"
+
+
+@functools.lru_cache(maxsize=4)
+def load_calibration(path=None) -> dict:
+    """``{column: (slope, intercept)}`` mapping raw fast values onto openSMILE's."""
+    path = Path(path or CALIBRATION_PATH)
+    if not path.exists():
+        raise FeatureError(f"The fast feature calibration '{path.name}' is missing from {path.parent}; "
+                           "rebuild it with: python -m emolab experiment feature-calibration")
+    meta = json.loads(path.read_text())
+    return {c: tuple(v) for c, v in meta["columns"].items()}
