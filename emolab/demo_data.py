@@ -38,17 +38,17 @@ _STALE = f"rerun {BUILD_COMMAND} (it takes a few minutes) and commit data/demo/.
 # ------------------------------------------------------------------ model fingerprints
 
 def model_fingerprint(models_dir=None) -> dict:
-    """SHA-256 of every file of the static and dynamic models, by model.
+    """SHA-256 of every file of the static, dynamic and valence models, by model.
 
     Returns
     -------
     dict
-        ``{"static": {file name: sha256}, "dynamic": {...}}``; empty dicts for a model
+        ``{"static": {file name: sha256}, "dynamic": {...}, "valence": {...}}``; empty dicts for a model
         that is not trained.
     """
     models_dir = Path(models_dir or MODELS_DIR)
     out = {}
-    for kind in ("static", "dynamic"):
+    for kind in ("static", "dynamic", "valence"):
         folder = models_dir / kind
         files = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
         out[kind] = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
@@ -61,7 +61,7 @@ def stale_reasons(manifest: dict, *, models_dir=None) -> list[str]:
 
     reasons = []
     now = model_fingerprint(models_dir)
-    for kind in ("static", "dynamic"):
+    for kind in ("static", "dynamic", "valence"):
         if manifest["model_files"].get(kind) != now[kind]:
             reasons.append(f"the {kind} model's files changed since the demo data was built")
     if manifest["feature_columns"]["deam74"] != list(deam.DEAM74_COLUMNS):

@@ -181,15 +181,17 @@ def analyse(
         result.librosa = np.asarray(spectral.song_vector(y22, ANALYSIS_SR)[0], dtype=np.float32)
     if models is not None and models.static is not None:
         stage(0.8, "Whole-song prediction")
-        result.static = predict.predict_static(clip.y, clip.sr, model=models.static,
-                                               deam_vector=result.deam74)
+        static = predict.predict_static(clip.y, clip.sr, model=models.static, deam_vector=result.deam74)
+        result.static = {k: v for k, v in static.items() if k != "valence_deam"}
         result.model_versions["static"] = _version(models, "static")
     if wants_dynamic:
         stage(0.85, "Emotion curves")
         level = None if result.static is None else (result.static["valence"], result.static["arousal"])
         band = predict.predict_dynamic_band(clip.y, clip.sr, model=models.dynamic, level=level,
                                             extractor=extractor)
-        result.dynamic = (band["times"], band["valence"], band["arousal"])
+        # the curve's level follows the song's 4Q-corrected static valence (see shift_to_static)
+        valence = band["valence"] if result.static is None else predict.shift_to_static(band["valence"], static)
+        result.dynamic = (band["times"], valence, band["arousal"])
         if "valence_std" in band:
             result.dynamic_std = (band["valence_std"], band["arousal_std"])
         result.model_versions["dynamic"] = _version(models, "dynamic")
@@ -211,34 +213,41 @@ def add_to_index(
     A song whose content is already indexed is not added twice: its id is returned and
     its predictions are refreshed.
     """
+    with index.transaction() as con:
+        return write_song(con, analysis, origin=origin, title=title, artist=artist,
+                          source_path=source_path)
+
+
+def write_song(con, analysis: Analysis, *, origin: str = "uploaded", title: str | None = None,
+               artist: str | None = None, source_path: str | None = None) -> int:
+    """:func:`add_to_index` inside the caller's open transaction ``con`` (for batched writes)."""
     from emolab.features import FAMILY_DEAM74, FAMILY_LIBROSA, deam, spectral
     from emolab.index import emotion, songs, vectors
 
-    with index.transaction() as con:
-        song_id = songs.song_id_by_hash(con, analysis.content_hash)
-        if song_id is None:
-            song_id = songs.add_song(
-                con, title=title or Path(analysis.name).stem or "Untitled", artist=artist,
-                source_path=source_path, content_hash=analysis.content_hash,
-                duration=analysis.duration, sample_rate=analysis.sample_rate, origin=origin,
-                has_audio=source_path is not None,
-            )
-        if analysis.deam74 is not None:
-            vectors.register_family(con, FAMILY_DEAM74, deam.DEAM74_COLUMNS)
-            vectors.put_features(con, song_id, FAMILY_DEAM74, analysis.deam74)
-        if analysis.librosa is not None:
-            vectors.register_family(con, FAMILY_LIBROSA, spectral.SONG_VECTOR_NAMES)
-            vectors.put_features(con, song_id, FAMILY_LIBROSA, analysis.librosa)
-        if analysis.static is not None:
-            emotion.put_static_prediction(con, song_id, _stored_version(analysis, "static"),
-                                          **analysis.static)
-        if analysis.dynamic is not None:
-            times, valence, arousal = analysis.dynamic
-            hop = float(times[1] - times[0]) if len(times) > 1 else 0.5
-            emotion.put_curve(con, song_id, source="predicted", model_version=_stored_version(analysis, "dynamic"),
-                              t0=float(times[0]) if len(times) else 0.5, hop=hop,
-                              valence=valence, arousal=arousal,
-                              std=analysis.dynamic_std)
+    song_id = songs.song_id_by_hash(con, analysis.content_hash)
+    if song_id is None:
+        song_id = songs.add_song(
+            con, title=title or Path(analysis.name).stem or "Untitled", artist=artist,
+            source_path=source_path, content_hash=analysis.content_hash,
+            duration=analysis.duration, sample_rate=analysis.sample_rate, origin=origin,
+            has_audio=source_path is not None,
+        )
+    if analysis.deam74 is not None:
+        vectors.register_family(con, FAMILY_DEAM74, deam.DEAM74_COLUMNS)
+        vectors.put_features(con, song_id, FAMILY_DEAM74, analysis.deam74)
+    if analysis.librosa is not None:
+        vectors.register_family(con, FAMILY_LIBROSA, spectral.SONG_VECTOR_NAMES)
+        vectors.put_features(con, song_id, FAMILY_LIBROSA, analysis.librosa)
+    if analysis.static is not None:
+        emotion.put_static_prediction(con, song_id, _stored_version(analysis, "static"),
+                                      **analysis.static)
+    if analysis.dynamic is not None:
+        times, valence, arousal = analysis.dynamic
+        hop = float(times[1] - times[0]) if len(times) > 1 else 0.5
+        emotion.put_curve(con, song_id, source="predicted", model_version=_stored_version(analysis, "dynamic"),
+                          t0=float(times[0]) if len(times) else 0.5, hop=hop,
+                          valence=valence, arousal=arousal,
+                          std=analysis.dynamic_std)
     return song_id
 
 

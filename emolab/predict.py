@@ -74,7 +74,10 @@ def predict_static(y: np.ndarray, sr: int, *, model, deam_vector: np.ndarray | N
     Returns
     -------
     dict
-        ``valence``, ``arousal``, ``valence_std``, ``arousal_std`` on [-1, 1].
+        ``valence``, ``arousal``, ``valence_std``, ``arousal_std`` on [-1, 1], and
+        ``valence_deam``: the static model's valence before the 4Q valence stage (equal to
+        ``valence`` when no stage is attached). :func:`shift_to_static` uses it to move a
+        curve's valence by the same song-level correction.
     """
     if model is None:
         raise ModelError("No static model is available. Train it with: python -m emolab train-static")
@@ -86,13 +89,38 @@ def predict_static(y: np.ndarray, sr: int, *, model, deam_vector: np.ndarray | N
         columns = list(deam.DEAM74_COLUMNS)
         x = np.asarray(deam_vector, dtype=np.float64)[[columns.index(c) for c in model.feature_columns]]
     mean, std = model.predict(x[None, :])
+    valence_deam = float(mean[0, 0])
     # --- valence second stage (4Q, emolab.models.valence): bounded correction of the DEAM rating ---
     stage = getattr(model, "valence_stage", None)
     if stage is not None:
         mean[0, 0], mean[0, 1] = stage.correct(mean[0, 0], mean[0, 1], stage.extra_vector(y, sr))
     # --- end valence second stage ---
     return {"valence": float(mean[0, 0]), "arousal": float(mean[0, 1]),
-            "valence_std": float(std[0, 0]), "arousal_std": float(std[0, 1])}
+            "valence_std": float(std[0, 0]), "arousal_std": float(std[0, 1]),
+            "valence_deam": valence_deam}
+
+
+def shift_to_static(valence_curve: np.ndarray, static: dict) -> np.ndarray:
+    """Move a valence curve by the song-level 4Q correction of its static prediction.
+
+    The dynamic model applies the DEAM static model to windows of the song; the 4Q valence
+    stage corrects the whole song's valence (it reads harmony and mode over the whole
+    recording). Shifting the curve by the same amount keeps the curve's level where the
+    song's static point is, while its moves stay those of the windows.
+
+    Parameters
+    ----------
+    valence_curve : np.ndarray, shape (n,)
+    static : dict
+        :func:`predict_static`'s result (with its ``valence_deam``).
+
+    Returns
+    -------
+    np.ndarray, shape (n,)
+        On [-1, 1].
+    """
+    shift = static["valence"] - static.get("valence_deam", static["valence"])
+    return np.clip(np.asarray(valence_curve, dtype=np.float64) + shift, -1.0, 1.0)
 
 
 def predict_dynamic(y: np.ndarray, sr: int, *, model, level=None):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import pytest
 
 from emolab.predict import load_models
@@ -29,3 +30,14 @@ def test_shipped_models_load():
     assert models.static is not None, models.static_error
     assert models.dynamic is not None, models.dynamic_error
     assert models.dynamic.static_model is models.static
+
+
+def test_curve_valence_moves_by_the_songs_4q_correction():
+    """The 4Q stage corrects a song's valence; its curve moves by the same amount, clipped to [-1, 1]."""
+    from emolab.predict import shift_to_static
+
+    curve = np.array([-0.9, 0.0, 0.5, 0.95])
+    static = {"valence": 0.3, "arousal": 0.0, "valence_deam": 0.1}
+    np.testing.assert_allclose(shift_to_static(curve, static), [-0.7, 0.2, 0.7, 1.0])
+    # without a stage the curve is unchanged
+    np.testing.assert_allclose(shift_to_static(curve, {"valence": 0.3, "arousal": 0.0}), curve)

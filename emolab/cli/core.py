@@ -10,11 +10,19 @@ from emolab.cli import db_argument, print_mapping, reading
 
 def register(commands, experiments) -> None:
     p = commands.add_parser("ingest", help="analyse audio files/folders and add them to the index")
-    p.add_argument("paths", nargs="+", help="audio files or folders (searched recursively)")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("paths", nargs="*", help="audio files or folders (searched recursively)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes, or Ray actors with --engine ray (default: all cores)")
     p.add_argument("--no-models", action="store_true", help="store features only, no predictions")
     _time_limit_argument(p)
     _analysis_arguments(p)
+    p.add_argument("--from-list", metavar="FILE", help="also ingest the paths (and, with --engine "
+                   "ray, URLs) listed in FILE, one per line")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="'ray': analyse on a Ray cluster (pip install -r requirements-cluster.txt)")
+    p.add_argument("--address", default=None, help="with --engine ray: the cluster to join "
+                   "(host:6379; default $RAY_ADDRESS, else one on this machine)")
+    p.add_argument("--batch-size", type=int, default=64, help="with --engine ray: songs per write")
     db_argument(p)
     p.set_defaults(func=cmd_ingest)
 
@@ -79,21 +87,33 @@ def _seconds(text: str) -> float:
 
 
 def cmd_ingest(args) -> int:
-    from emolab.exceptions import IndexInUseError
+    from emolab.exceptions import IndexInUseError, ParameterError
     from emolab.index import open_index
     from emolab.ingest import check_workers, ingest
 
+    if not (args.paths or args.from_list):
+        raise ParameterError("Give audio files or folders to ingest, or --from-list FILE.")
+    paths, options = list(args.paths), {}
+    if args.engine == "ray":  # Ray is imported only here
+        from emolab import cluster
+
+        ingest = cluster.ingest
+        options = {"listing": args.from_list, "address": args.address, "batch_size": args.batch_size}
+    elif args.from_list:
+        from emolab.sources import read_listing
+
+        paths += read_listing(args.from_list, urls=False)
     try:
         idx = open_index(args.db)
     except IndexInUseError as exc:
         raise IndexInUseError(f"{exc} If it is the EmoLab app, import from there instead: open "
                               "the page 'Import a folder' and enter "
-                              + " and ".join(repr(str(Path(p).resolve())) for p in args.paths)
+                              + " and ".join(repr(str(Path(p).resolve())) for p in paths)
                               + "; the import resumes where it stops.") from None
     with idx:
-        report = ingest(args.paths, index=idx, workers=check_workers(args.workers),
+        report = ingest(paths, index=idx, workers=check_workers(args.workers),
                         with_models=not args.no_models, time_limit=args.time_limit,
-                        extractor=args.extractor, with_librosa=args.librosa)
+                        extractor=args.extractor, with_librosa=args.librosa, **options)
     print(report.summary())
     return 1 if report.failed and not (report.added or report.skipped) else 0
 

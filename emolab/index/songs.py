@@ -88,6 +88,12 @@ def song_id_by_hash(con, content_hash: str) -> int | None:
     return None if row is None else int(row[0])
 
 
+def content_hashes(con) -> list[str]:
+    """The content hash of every song (how a distributed ingest tells known files)."""
+    return [r[0] for r in con.execute(
+        "SELECT content_hash FROM songs WHERE content_hash IS NOT NULL").fetchall()]
+
+
 def song_id_by_dataset(con, dataset: str, dataset_id) -> int | None:
     row = con.execute(
         "SELECT song_id FROM songs WHERE dataset = ? AND dataset_id = ?", [dataset, str(dataset_id)]
