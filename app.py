@@ -1,20 +1,25 @@
-"""EmoLab: perceived emotion in music. Run with ``streamlit run app.py``."""
+"""EmoLab: perceived emotion in music. Run with ``streamlit run app.py``.
+
+No icons on pages and buttons: a ``:material/…:`` icon makes the browser fetch
+fonts.gstatic.com (EmoLab never reaches the network), and emoji need a font the machine
+may lack. The favicon is an emoji that Streamlit draws inline (a data: URL).
+"""
 import streamlit as st
 
 from emolab import ui
 
-st.set_page_config(page_title="EmoLab", page_icon=":material/music_note:", layout="wide")
+st.set_page_config(page_title="EmoLab", page_icon="🎵", layout="wide")
 
 PAGES = [
-    st.Page("pages/library.py", title="Library", icon=":material/library_music:", default=True),
-    st.Page("pages/import_folder.py", title="Import a folder", icon=":material/drive_folder_upload:"),
-    st.Page("pages/analyse.py", title="Analyse", icon=":material/graphic_eq:"),
-    st.Page("pages/explore.py", title="Explore spaces", icon=":material/scatter_plot:"),
-    st.Page("pages/search.py", title="Search by emotion", icon=":material/ads_click:"),
-    st.Page("pages/sketch.py", title="Sketch a profile", icon=":material/draw:"),
-    st.Page("pages/query.py", title="Query", icon=":material/database:"),
-    st.Page("pages/annotate.py", title="Annotate & export", icon=":material/edit_note:"),
-    st.Page("pages/models.py", title="Models", icon=":material/model_training:"),
+    st.Page("pages/library.py", title="Library", default=True),
+    st.Page("pages/import_folder.py", title="Import a folder"),
+    st.Page("pages/analyse.py", title="Analyse"),
+    st.Page("pages/explore.py", title="Explore spaces"),
+    st.Page("pages/search.py", title="Search by emotion"),
+    st.Page("pages/sketch.py", title="Sketch a profile"),
+    st.Page("pages/query.py", title="Query"),
+    st.Page("pages/annotate.py", title="Annotate & export"),
+    st.Page("pages/models.py", title="Models"),
 ]
 
 page = st.navigation(PAGES)

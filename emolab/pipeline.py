@@ -126,6 +126,7 @@ def analyse(
     limits: AudioLimits | None = None,
     with_librosa: bool = False,
     extractor: str = DEFAULT_EXTRACTOR,
+    progress: Callable[[float, str], None] | None = None,
 ) -> Analysis:
     """Decode and analyse one recording.
 
@@ -144,6 +145,9 @@ def analyse(
         raw space; it costs more than everything else together, so only when asked).
     extractor : {'fast', 'opensmile'}
         How the DEAM features are computed (see :func:`deam_vector`).
+    progress : callable(fraction, stage), optional
+        Called as each stage starts (decoding, features, librosa features, static
+        prediction, curves), ``fraction`` in [0, 1].
 
     Returns
     -------
@@ -151,6 +155,11 @@ def analyse(
     """
     from emolab import predict
 
+    def stage(fraction: float, text: str) -> None:
+        if progress is not None:
+            progress(fraction, text)
+
+    stage(0.02, "Decoding the audio")
     clip = audio.decode(data, sr=None, limits=limits)
     result = Analysis(
         name=name, content_hash=audio.content_hash(data), duration=clip.duration,
@@ -158,20 +167,25 @@ def analyse(
     )
     if clip.silent:
         result.notes.append("The recording is silent: its emotion predictions mean little.")
+    stage(0.08, "openSMILE-style features")
     result.deam74 = deam_vector(clip.y, clip.sr, extractor=extractor)
     if callable(models):
+        stage(0.4, "Loading the models")
         models = models()
     wants_dynamic = models is not None and models.dynamic is not None
     if with_librosa:
         from emolab.features import spectral
 
+        stage(0.5, "librosa features")
         y22 = audio.resample(clip.y, orig_sr=clip.sr, target_sr=ANALYSIS_SR)
         result.librosa = np.asarray(spectral.song_vector(y22, ANALYSIS_SR)[0], dtype=np.float32)
     if models is not None and models.static is not None:
+        stage(0.8, "Whole-song prediction")
         static = predict.predict_static(clip.y, clip.sr, model=models.static, deam_vector=result.deam74)
         result.static = {k: v for k, v in static.items() if k != "valence_deam"}
         result.model_versions["static"] = _version(models, "static")
     if wants_dynamic:
+        stage(0.85, "Emotion curves")
         level = None if result.static is None else (result.static["valence"], result.static["arousal"])
         band = predict.predict_dynamic_band(clip.y, clip.sr, model=models.dynamic, level=level,
                                             extractor=extractor)
@@ -181,6 +195,7 @@ def analyse(
         if "valence_std" in band:
             result.dynamic_std = (band["valence_std"], band["arousal_std"])
         result.model_versions["dynamic"] = _version(models, "dynamic")
+    stage(1.0, "Done")
     return result
 
 

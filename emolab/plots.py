@@ -335,3 +335,144 @@ def sketch_overlay(sketch: pd.DataFrame, matches: pd.DataFrame | None = None, *,
             tooltip=["title:N", "dimension:N"],
         ))
     return canvas(alt.layer(*layers).properties(height=height, width="container"))
+
+
+# ------------------------------------------------------------------ player with a playhead
+
+def curve_player_html(curves: pd.DataFrame, *, audio_url: str | None = None,
+                      segments: pd.DataFrame | None = None, duration: float | None = None,
+                      start: float = 0.0, width: int = 760, height: int = 200,
+                      element_id: str = "emolab", with_script: bool = True) -> str:
+    """An audio player above the emotion curves, with a playhead that follows the audio.
+
+    Self-contained HTML (inline SVG and script, nothing fetched from the network) for
+    ``st.html(..., unsafe_allow_javascript=True)``. Clicking the curves seeks the player there; saved
+    segment annotations are drawn as shaded bands with their valence and arousal.
+
+    Parameters
+    ----------
+    curves : pd.DataFrame
+        Long format: ``time``, ``dimension`` (valence/arousal), ``value``, ``source``
+        (predicted solid, human dashed), optionally ``std`` (drawn as a band ± std).
+    audio_url : str, optional
+        A ``data:`` URL (or a same-origin URL) of the recording; without it no player.
+    segments : pd.DataFrame, optional
+        Columns ``t0``, ``t1``, ``valence``, ``arousal``, ``annotator``.
+    duration : float, optional
+        Right end of the time axis (default: the last curve point).
+    start : float
+        Where the player starts, in seconds.
+    element_id : str
+        Prefix of the elements' ids (``<id>-player``, ``<id>-playhead``, ``<id>-curves``);
+        unique per page.
+    with_script : bool
+        False: only the markup (player, curves, bands), without the script that draws
+        it into the page and moves the playhead.
+
+    Returns
+    -------
+    str
+        The HTML document.
+    """
+    import html
+    import json
+
+    end = float(duration) if duration else float(curves["time"].max() if len(curves) else 1.0)
+    end = max(end, 1e-3)
+    left, right, top, bottom = 40, 10, 10, 24
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def px(t):
+        return left + plot_w * min(max(float(t) / end, 0.0), 1.0)
+
+    def py(v):
+        return top + plot_h * (1.0 - (min(max(float(v), -1.0), 1.0) + 1.0) / 2.0)
+
+    parts = [f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fdfcf9" '
+             'stroke="#bdbdbd"/>',
+             f'<line x1="{left}" x2="{left + plot_w}" y1="{py(0)}" y2="{py(0)}" stroke="#bdbdbd"/>']
+    for value in (-1, 0, 1):
+        parts.append(f'<text x="{left - 6}" y="{py(value) + 4}" text-anchor="end" '
+                     f'font-size="11" fill="#616161">{value:+d}</text>')
+    for tick in np.linspace(0, end, 6):
+        parts.append(f'<text x="{px(tick)}" y="{height - 6}" text-anchor="middle" font-size="11" '
+                     f'fill="#616161">{tick:.0f} s</text>')
+    for row in (segments.itertuples() if segments is not None else []):
+        x0, x1 = px(row.t0), px(row.t1)
+        label = html.escape(f"{getattr(row, 'annotator', '') or 'segment'}: valence "
+                            f"{row.valence:+.2f}, arousal {row.arousal:+.2f}")
+        parts.append(f'<g class="segment"><rect x="{x0}" y="{top}" width="{max(x1 - x0, 1)}" '
+                     f'height="{plot_h}" fill="#ffb74d" opacity="0.25"><title>{label}</title></rect>'
+                     f'<text x="{x0 + 3}" y="{top + 12}" font-size="10" fill="#e65100">'
+                     f'{label}</text></g>')
+    colours = {"valence": VALENCE_COLOR, "arousal": AROUSAL_COLOR}
+    for (source, dimension), curve in curves.groupby(["source", "dimension"]):
+        curve = curve.sort_values("time")
+        if "std" in curve and np.isfinite(curve["std"].to_numpy(dtype=float)).any():
+            band = curve[np.isfinite(curve["std"].to_numpy(dtype=float))]
+            upper = [f"{px(t):.1f},{py(v + d):.1f}" for t, v, d in
+                     zip(band["time"], band["value"], band["std"])]
+            lower = [f"{px(t):.1f},{py(v - d):.1f}" for t, v, d in
+                     zip(band["time"][::-1], band["value"][::-1], band["std"][::-1])]
+            parts.append(f'<polygon class="band" points="{" ".join(upper + lower)}" '
+                         f'fill="{colours.get(dimension, "#424242")}" opacity="0.12"/>')
+        points = " ".join(f"{px(t):.1f},{py(v):.1f}" for t, v in zip(curve["time"], curve["value"])
+                          if np.isfinite(v))
+        dash = ' stroke-dasharray="6,3"' if source == "human" else ""
+        parts.append(f'<polyline class="curve" data-source="{html.escape(str(source))}" '
+                     f'data-dimension="{html.escape(str(dimension))}" points="{points}" fill="none" '
+                     f'stroke="{colours.get(dimension, "#424242")}" stroke-width="2"{dash}/>')
+    ident = html.escape(element_id)
+    parts.append(f'<line id="{ident}-playhead" x1="{px(start)}" x2="{px(start)}" y1="{top}" '
+                 f'y2="{top + plot_h}" stroke="#212121" stroke-width="2"/>')
+    legend = ('<span style="color:%s">━ valence</span> &nbsp; <span style="color:%s">━ arousal'
+              '</span> &nbsp; solid: predicted, dashed: human%s' % (
+                  VALENCE_COLOR, AROUSAL_COLOR,
+                  ", orange bands: saved segment labels" if segments is not None
+                  and len(segments) else ""))
+    player = (f'<audio id="{ident}-player" controls preload="metadata" style="width:100%" '
+              f'src="{html.escape(audio_url)}"></audio>' if audio_url else
+              '<div style="font-size:12px;color:#616161">No audio file is stored for this '
+              'song.</div>')
+    markup = (f'<div style="font-family:serif">{player}'
+              f'<svg id="{ident}-curves" viewBox="0 0 {width} {height}" width="100%" '
+              'style="cursor:pointer">'
+              + "".join(parts) + f'</svg><div style="font-size:12px;color:#424242">{legend}. '
+              'Click the curves to play from there; the black line follows the music.</div>'
+              '</div>')
+    if not with_script:
+        return markup
+    # st.html sanitises inline SVG away, so the script draws the markup itself; the markup
+    # travels as a JSON string without a single "<" (the sanitiser drops a script whose
+    # text looks like markup).
+    script = """
+<script>
+(() => {
+const END = %s, LEFT = %s, WIDTH = %s, START = %s, ID = %s;
+document.getElementById(ID + "-box").innerHTML = %s;
+const audio = document.getElementById(ID + "-player");
+const head = document.getElementById(ID + "-playhead");
+const svg = document.getElementById(ID + "-curves");
+function place(t) {
+  const x = LEFT + WIDTH * Math.min(Math.max(t / END, 0), 1);
+  head.setAttribute("x1", x); head.setAttribute("x2", x);
+}
+if (audio) {
+  audio.addEventListener("loadedmetadata", () => { if (START > 0) audio.currentTime = START; });
+  const tick = () => { place(audio.currentTime); if (!audio.paused) requestAnimationFrame(tick); };
+  audio.addEventListener("play", tick);
+  audio.addEventListener("timeupdate", () => place(audio.currentTime));
+  audio.addEventListener("seeked", () => place(audio.currentTime));
+  svg.addEventListener("click", (event) => {
+    const box = svg.getBoundingClientRect();
+    const x = (event.clientX - box.left) / box.width * %s;
+    const t = (x - LEFT) / WIDTH * END;
+    audio.currentTime = Math.min(Math.max(t, 0), END);
+    place(audio.currentTime);
+    audio.play();
+  });
+}
+})();
+</script>""" % (json.dumps(end), left, plot_w, json.dumps(float(start)), json.dumps(element_id),
+                 json.dumps(markup).replace("<", "\\u003c"), width)
+    return f'<div id="{ident}-box"></div>' + script

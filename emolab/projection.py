@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 
 from emolab.exceptions import ModelError, ParameterError
+from emolab.map_scores import (EMBEDDER_TRAINING_SONGS, SCORE_K, embedder_saw,  # noqa: F401
+                               knn_emotion_score)
 
 METHODS = ("umap", "tsne")
 FAMILIES = ("deam74", "librosa", "tnn")
@@ -40,8 +42,6 @@ DEFAULT_PARAMS = {
 }
 #: Fewer songs than this make no meaningful map.
 MIN_SONGS = 5
-#: Neighbours of the k-NN regression that scores a map.
-SCORE_K = 10
 
 _FITTED: "OrderedDict[str, FittedProjection]" = OrderedDict()
 _FITTED_MAX = 8
@@ -192,50 +192,6 @@ def project_new(fitted: FittedProjection, X_new) -> np.ndarray:
     Z = fitted.scaler_.transform(_fill_missing(X_new, fitted.fill_))
     with _quiet_single_thread():
         return np.asarray(fitted.reducer_.transform(Z), dtype=np.float64)
-
-
-# ------------------------------------------------------------------ scoring
-
-def knn_emotion_score(coords, valence, arousal, *, k: int = SCORE_K, folds: int = 5,
-                      random_state: int = 0) -> dict:
-    """How well a 2-D map orders emotion: cross-validated R² of k-NN regression in the map.
-
-    Each song's valence (arousal) is predicted from its ``k`` nearest neighbours on the
-    map, with the song itself held out (``folds``-fold cross-validation). 1 means the
-    map places songs of equal emotion together; 0 means it is no better than the mean.
-
-    Parameters
-    ----------
-    coords : np.ndarray, shape (n, 2)
-    valence, arousal : np.ndarray, shape (n,)
-        NaN where a song has no value; those songs are left out of that score.
-
-    Returns
-    -------
-    dict
-        ``r2_valence``, ``r2_arousal`` (None when fewer than 2·``folds`` songs have a
-        value), ``n_valence``, ``n_arousal``, ``k``.
-    """
-    from sklearn.model_selection import KFold, cross_val_predict
-    from sklearn.neighbors import KNeighborsRegressor
-    from sklearn.metrics import r2_score
-
-    coords = np.asarray(coords, dtype=np.float64)
-    out = {"k": int(k)}
-    for name, target in (("valence", valence), ("arousal", arousal)):
-        y = np.asarray(target, dtype=np.float64)
-        keep = np.isfinite(y) & np.all(np.isfinite(coords), axis=1)
-        n = int(keep.sum())
-        out[f"n_{name}"] = n
-        if n < 2 * folds or np.ptp(y[keep]) == 0:
-            out[f"r2_{name}"] = None
-            continue
-        n_train = n - int(np.ceil(n / folds))
-        model = KNeighborsRegressor(n_neighbors=max(1, min(k, n_train)))
-        cv = KFold(n_splits=folds, shuffle=True, random_state=random_state)
-        predicted = cross_val_predict(model, coords[keep], y[keep], cv=cv)
-        out[f"r2_{name}"] = float(r2_score(y[keep], predicted))
-    return out
 
 
 # ------------------------------------------------------------------ the index
@@ -496,7 +452,11 @@ def paired_maps(index, *, method: str = "umap", params: dict | None = None, colo
         One row per song present in both maps: ``song_id``, ``title``, ``artist``,
         ``origin``, ``valence``, ``arousal``, ``colour``, ``raw_x``, ``raw_y``, ``tnn_x``,
         ``tnn_y``. ``attrs``: ``raw_score`` and ``tnn_score`` (k-NN R² of these songs'
-        ``source`` values in each map), ``raw_key``, ``tnn_key``, ``source``, ``color_by``.
+        ``source`` values in each map; each says what it was scored on in ``scored_on``),
+        ``raw_key``, ``tnn_key``, ``source``, ``color_by``. The TNN map is scored only on
+        songs whose labels did not train the embedding (:func:`embedder_saw`), since the
+        others sit where their own labels put them; ``tnn_score`` adds ``n_seen`` and
+        ``n_unseen``.
     """
     if color_by not in ("valence", "arousal"):
         raise ParameterError("Colour the map by 'valence' or 'arousal'.")
@@ -510,9 +470,15 @@ def paired_maps(index, *, method: str = "umap", params: dict | None = None, colo
     out = labels.assign(colour=labels[color_by], raw_x=both["raw_x"].to_numpy(),
                         raw_y=both["raw_y"].to_numpy(), tnn_x=both["tnn_x"].to_numpy(),
                         tnn_y=both["tnn_y"].to_numpy())
+    seen = embedder_saw(index, out["song_id"], embedder=embedder)
+    raw_score = knn_emotion_score(out[["raw_x", "raw_y"]].to_numpy(), out["valence"], out["arousal"])
+    raw_score["scored_on"] = "all songs (5-fold cross-validation)"
+    tnn_score = knn_emotion_score(out[["tnn_x", "tnn_y"]].to_numpy(), out["valence"], out["arousal"],
+                                  score_on=~seen)
+    tnn_score.update({"scored_on": "only songs the embedding never saw (leave-one-out)",
+                      "n_seen": int(seen.sum()), "n_unseen": int((~seen).sum())})
     out.attrs.update({
-        "raw_score": knn_emotion_score(out[["raw_x", "raw_y"]].to_numpy(), out["valence"], out["arousal"]),
-        "tnn_score": knn_emotion_score(out[["tnn_x", "tnn_y"]].to_numpy(), out["valence"], out["arousal"]),
+        "raw_score": raw_score, "tnn_score": tnn_score,
         "raw_key": raw.attrs["key"], "tnn_key": tnn.attrs["key"], "source": source, "color_by": color_by,
     })
     return out

@@ -7,13 +7,11 @@ counter bumped by :func:`index_changed` after every write the app makes.
 """
 from __future__ import annotations
 
-import importlib
 import os
 import tempfile
 import threading
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -108,25 +106,78 @@ def song_label(row) -> str:
     return f"{title} — {artist}" if artist else str(title)
 
 
-def optional(module: str):
-    """Import an EmoLab module that another part of the project may not have landed yet."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
-
-
 def missing(what: str, how: str) -> None:
-    """Say plainly that something is not available yet and how to get it."""
-    st.info(f"{what}  \nHow to get it: {how}", icon=":material/construction:")
+    """Say plainly that something (a model, data) is not there yet and how to get it."""
+    st.info(f"{what}  \nHow to get it: {how}")
 
 
 def show_error(exc: Exception) -> None:
     """A sentence for the musicologist; never a traceback."""
     if isinstance(exc, EmolabError):
-        st.error(str(exc), icon=":material/error:")
+        st.error(str(exc))
     else:
-        st.error(f"Something went wrong ({type(exc).__name__}): {exc}", icon=":material/error:")
+        st.error(f"Something went wrong ({type(exc).__name__}): {exc}")
+
+
+# ------------------------------------------------------------------ provenance
+
+MODELS_PAGE = "pages/models.py"
+#: What "±" after a predicted value means, in words.
+PLUS_MINUS = ("“±” is how far off the static model typically is: the half-width of its "
+              "calibrated 68 % interval. On songs by artists it never saw, about two "
+              "predictions in three lie within that distance of the human rating; it is the "
+              "same for every song, so it does not say which songs are harder.")
+
+
+def default_emotion_source() -> str:
+    """``'human'`` when the library holds human labels, else ``'predicted'`` (a first visit
+    of the demo library must not show an empty page)."""
+    return "human" if library_stats().get("with_human_static", 0) else "predicted"
+
+
+def model_versions(table: pd.DataFrame) -> list[str]:
+    """The static model versions behind the predictions in ``table`` (newest first)."""
+    if "pred_model_version" not in table:
+        return []
+    return sorted(table["pred_model_version"].dropna().astype(str).unique(), reverse=True)
+
+
+def provenance_caption(table: pd.DataFrame | None = None, *, versions=None,
+                       dynamic: str | None = None, plus_minus: bool = False) -> None:
+    """Say which model made the predicted numbers on screen, and link to the Models page."""
+    versions = list(versions) if versions is not None else model_versions(table)
+    parts = []
+    if versions:
+        parts.append("Predicted values come from the static model "
+                     + ", ".join(f"`{v}`" for v in versions[:3])
+                     + (" and others" if len(versions) > 3 else ""))
+    if dynamic:
+        parts.append(f"curves from the dynamic model `{dynamic}`")
+    if not parts:
+        return
+    st.caption("; ".join(parts) + "." + (f" {PLUS_MINUS}" if plus_minus else ""))
+    st.page_link(MODELS_PAGE, label="What these models are and how well they do → Models")
+
+
+def number_columns(*names: str) -> dict:
+    """Column settings that keep distance, valence and arousal narrow and readable."""
+    names = names or ("valence", "arousal", "distance")
+    return {name: st.column_config.NumberColumn(name, format="%+.2f" if name != "distance"
+                                                else "%.3f", width="small")
+            for name in names}
+
+
+def tnn_score_note(score: dict) -> str:
+    """What the TNN map's k-NN score was computed on, in one sentence."""
+    seen, unseen = score.get("n_seen", 0), score.get("n_unseen", 0)
+    if not seen:
+        return (f"Scored on all {unseen:,} songs: the embedding never saw any of them "
+                "(leave-one-out).")
+    if score.get("r2_valence") is None and score.get("r2_arousal") is None:
+        return (f"No honest score: {seen:,} of these songs trained the embedding (their place "
+                "on this map was learnt from their own labels) and too few others remain.")
+    return (f"Scored only on the {unseen:,} songs the embedding never saw; the {seen:,} songs "
+            "that trained it (DEAM) are neighbours but not scored.")
 
 
 # ------------------------------------------------------------------ songs and audio
@@ -203,6 +254,61 @@ def play(source_path, *, start: float = 0.0, autoplay: bool = False) -> bool:
     return True
 
 
+#: Recordings up to this size are embedded in the curve player (with a moving playhead);
+#: larger ones get Streamlit's plain player.
+PLAYER_MAX_BYTES = 40 * 2**20
+_MIME = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".flac": "audio/flac", ".ogg": "audio/ogg"}
+
+
+def _audio_url(audio) -> str | None:
+    """A ``data:`` URL of a recording given as a path or ``(bytes, name)``; None if too big."""
+    import base64
+
+    if audio is None:
+        return None
+    if isinstance(audio, tuple):
+        data, name = audio
+    else:
+        if Path(audio).stat().st_size > PLAYER_MAX_BYTES:
+            return None
+        data, name = Path(audio).read_bytes(), str(audio)
+    if len(data) > PLAYER_MAX_BYTES:
+        return None
+    mime = _MIME.get(Path(name).suffix.lower(), "audio/wav")
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def curve_player(curves: pd.DataFrame, *, audio=None, segments=None, duration=None,
+                 key: str, height: int = 200) -> None:
+    """The emotion curves with an audio player whose playhead moves over them.
+
+    ``audio`` is a file path or ``(bytes, name)``; ``segments`` saved segment labels
+    (drawn as bands). Clicking the curves plays from there. Works offline: everything is
+    inline in the page.
+    """
+    from emolab import plots
+
+    url = _audio_url(audio)
+    if curves.empty and url is None:
+        st.caption("No audio file is stored for this song.")
+        return
+    page = plots.curve_player_html(curves, audio_url=url, segments=segments, duration=duration,
+                                   height=height, element_id=f"emolab-{key}")
+    st.html(page, unsafe_allow_javascript=True)  # our own markup only; names are escaped
+    if url is None and audio is not None:  # too large to embed: a plain player
+        st.audio(audio[0] if isinstance(audio, tuple) else audio)
+
+
+def segment_labels(song_id: int) -> pd.DataFrame:
+    """The song's saved segment annotations (``t0``, ``t1``, ``valence``, ``arousal``, ``annotator``)."""
+    from emolab.index import annotations
+
+    labels = annotations.list_annotations(get_index().con, song_id=int(song_id))
+    labels = labels[labels["kind"] == "segment"]
+    return labels[["t0", "t1", "valence", "arousal", "annotator"]].dropna(
+        subset=["t0", "t1", "valence", "arousal"]).reset_index(drop=True)
+
+
 def file_exists(path) -> bool:
     """Whether a song's audio file is there; a demo song's missing audio is rendered now."""
     if not isinstance(path, str) or not path:
@@ -244,12 +350,21 @@ def _song_curves(path: str, gen: int, song_id: int) -> pd.DataFrame:
 
     wide = emotion.get_song_curves(get_index().con, song_id, newest_only=True)
     if wide.empty:
-        return pd.DataFrame(columns=["time", "dimension", "value", "source"])
-    long = wide.melt(id_vars=["time", "source"], value_vars=["valence", "arousal"],
-                     var_name="dimension", value_name="value")
+        return pd.DataFrame(columns=["time", "dimension", "value", "source", "model_version"])
+    long = wide.melt(id_vars=["time", "source", "model_version"],
+                     value_vars=["valence", "arousal"], var_name="dimension", value_name="value")
     std = wide.melt(id_vars=["time", "source"], value_vars=["valence_std", "arousal_std"],
                     var_name="dimension", value_name="std")
     return long.assign(std=std["std"].to_numpy())  # same row order: the band of the curves
+
+
+def curve_versions(song_ids) -> list[str]:
+    """The dynamic model versions behind the predicted curves of these songs."""
+    versions = set()
+    for song_id in song_ids:
+        curves = song_curves(int(song_id))
+        versions |= set(curves.loc[curves["source"] == "predicted", "model_version"].dropna())
+    return sorted(versions, reverse=True)
 
 
 # ------------------------------------------------------------------ chart selections
@@ -276,86 +391,31 @@ def picked_interval(event, name: str) -> dict:
 
 # ------------------------------------------------------------------ sketches
 
-def stroke_points(json_data: dict | None) -> np.ndarray:
-    """The (x, y) canvas points of every free-hand stroke in a drawable-canvas drawing.
-
-    Anything else in the drawing (other shapes, malformed entries, points that are not
-    finite numbers) is skipped.
-
-    Returns
-    -------
-    np.ndarray, shape (n, 2)
-        Points in canvas pixels, in drawing order.
-    """
-    points = []
-    objects = json_data.get("objects") if isinstance(json_data, dict) else None
-    for obj in objects if isinstance(objects, list) else []:
-        if not isinstance(obj, dict) or str(obj.get("type", "")).lower() != "path":
-            continue
-        commands = obj.get("path")
-        for command in commands if isinstance(commands, list) else []:
-            if not isinstance(command, (list, tuple)):
-                continue
-            numbers = [_coordinate(c) for c in command[1:]
-                       if isinstance(c, (int, float)) and not isinstance(c, bool)]
-            points.extend((x, y) for x, y in zip(numbers[0::2], numbers[1::2])
-                          if x is not None and y is not None)
-    return np.asarray(points, dtype=float).reshape(-1, 2)
-
-
-def _coordinate(value) -> float | None:
-    """A finite canvas coordinate, or None."""
-    try:
-        value = float(value)
-    except OverflowError:
-        return None
-    return value if np.isfinite(value) else None
-
-
-def stroke_to_curve(json_data: dict | None, *, width: int, height: int,
-                    n: int = 64) -> np.ndarray | None:
-    """Turn a drawn stroke into a curve of ``n`` values on [-1, 1] over its left-right extent.
-
-    The top of the canvas is +1, the bottom -1; points are ordered by x, so a stroke
-    drawn right to left reads the same. Returns None when nothing usable was drawn.
-    """
-    pts = stroke_points(json_data)
-    if len(pts) < 2:
-        return None
-    x = np.clip(pts[:, 0] / width, 0.0, 1.0)
-    y = np.clip(1.0 - 2.0 * (pts[:, 1] / height), -1.0, 1.0)
-    if np.ptp(x) < 0.05:
-        return None
-    bins = np.linspace(x.min(), x.max(), n)
-    order = np.argsort(x, kind="stable")
-    return np.interp(bins, x[order], y[order]).astype(np.float32)
-
-
 @st.cache_data(show_spinner=False)
 def sketch_background(width: int, height: int, name: str) -> bytes:
-    """A PNG with the zero line and the +1 / -1 marks of a sketch canvas."""
-    import io
+    """A PNG with the zero line and the +1 / -1 marks of a sketch canvas (cached)."""
+    from emolab import sketch
 
-    from PIL import Image, ImageDraw
-
-    image = Image.new("RGB", (width, height), (253, 252, 249))
-    draw = ImageDraw.Draw(image)
-    for fraction in (0.25, 0.75):
-        y = int(height * fraction)
-        draw.line([(0, y), (width, y)], fill=(236, 232, 224), width=1)
-    for fraction in np.linspace(0, 1, 11)[1:-1]:
-        x = int(width * fraction)
-        draw.line([(x, 0), (x, height)], fill=(240, 237, 230), width=1)
-    draw.line([(0, height // 2), (width, height // 2)], fill=(170, 170, 170), width=1)
-    draw.text((6, 4), f"+1  high {name}", fill=(120, 120, 120))
-    draw.text((6, height // 2 - 14), "0", fill=(120, 120, 120))
-    draw.text((6, height - 16), f"-1  low {name}", fill=(120, 120, 120))
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return buf.getvalue()
+    return sketch.background_png(width, height, name)
 
 
 # ------------------------------------------------------------------ models
+
+def portable_paths(value):
+    """``value`` with the paths of this machine written as a user writes them
+    (``~/…`` for the home folder, relative for the project), recursively."""
+    from emolab.config import PROJECT_ROOT
+
+    if isinstance(value, dict):
+        return {k: portable_paths(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [portable_paths(v) for v in value]
+    if isinstance(value, str):
+        for root, short in ((str(PROJECT_ROOT), "."), (str(Path.home()), "~")):
+            if value == root or value.startswith(root + os.sep):
+                return short + value[len(root):]
+    return value
+
 
 def model_card(model) -> dict:
     """What the Models page shows of a loaded model: version, scores, training facts."""
@@ -363,7 +423,7 @@ def model_card(model) -> dict:
     for name in ("cv_scores", "trained_on", "info"):
         value = getattr(model, name, None)
         if value:
-            card[name] = value
+            card[name] = portable_paths(value)
     config = getattr(model, "config", None)
     if config is not None and hasattr(config, "__dataclass_fields__"):
         from dataclasses import asdict
@@ -372,34 +432,23 @@ def model_card(model) -> dict:
     return card
 
 
-def retrain_static(index, *, progress=None, out_dir=None):
-    """Refit the static model on the index's songs with both DEAM features and human labels.
-
-    Human values average all annotators' static labels. The model is saved to
-    ``data/models/static`` (replacing the shipped one) and returned.
-    """
+def model_card_section(kind: str) -> str | None:
+    """The model's card: ``data/models/<kind>/card.md``, else its section of
+    ``data/models/README.md`` (``## Static model`` / ``## Dynamic model``)."""
     from emolab.config import MODELS_DIR
-    from emolab.exceptions import ModelError
-    from emolab.index import vectors
-    from emolab.models.static import StaticConfig, StaticEmotionModel, model_columns
 
-    con = index.con
-    columns = vectors.family_columns(con, "deam74")
-    ids, X, _ = vectors.get_features(con, "deam74")
-    if columns is None or len(ids) == 0:
-        raise ModelError("No song in the index has DEAM features: import DEAM's feature table "
-                         "or ingest audio first.")
-    labels = song_table().set_index("song_id")[["human_valence", "human_arousal"]].dropna()
-    keep = np.isin(ids, labels.index.to_numpy())
-    if keep.sum() < 10:
-        raise ModelError(f"Only {int(keep.sum())} songs have both DEAM features and human "
-                         "labels; retraining needs at least 10.")
-    use = model_columns(columns)
-    X = X[keep][:, [columns.index(c) for c in use]]
-    Y = labels.loc[ids[keep]].to_numpy(dtype=np.float64)
-    model = StaticEmotionModel(StaticConfig()).fit(X, Y, use, progress=progress)
-    model.save(Path(out_dir or MODELS_DIR / "static"))
-    return model
+    own = MODELS_DIR / kind / "card.md"
+    if own.is_file():
+        return own.read_text(encoding="utf-8")
+    readme = MODELS_DIR / "README.md"
+    if not readme.is_file():
+        return None
+    sections = readme.read_text(encoding="utf-8").split("\n## ")
+    for section in sections[1:]:
+        heading, _, body = section.partition("\n")
+        if heading.strip().lower().startswith(kind):
+            return body.strip()
+    return None
 
 
 # ------------------------------------------------------------------ warm-up
@@ -414,12 +463,12 @@ def warm_up_in_background() -> threading.Thread:
     index = get_index()
 
     def work():
-        search = optional("emolab.search")
+        from emolab import search
+
         for source in ("human", "predicted"):
             try:
-                if search is not None:
-                    search.warm_up(index, source=source)
-            except Exception:  # an empty index or a missing piece: the page will say so
+                search.warm_up(index, source=source)
+            except EmolabError:  # an empty index: the page will say so
                 pass
         try:
             from emolab.predict import load_models

@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import sys
 import threading
+import time
 import types
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -125,7 +126,7 @@ class AnalysisWorker:
             self._ensure_started()
         return self
 
-    def analyse(self, source, *, name: str = ""):
+    def analyse(self, source, *, name: str = "", progress=None):
         """Analyse a recording in the child; see :func:`emolab.pipeline.analyse`.
 
         Parameters
@@ -134,6 +135,8 @@ class AnalysisWorker:
             The whole file, or the path of a file the child reads itself.
         name : str
             File name for messages (never used as a path).
+        progress : callable(fraction, stage), optional
+            Called in this process as the child starts each stage of the analysis.
 
         Returns
         -------
@@ -152,19 +155,25 @@ class AnalysisWorker:
             source = str(source)
         with self._lock:
             self._ensure_started()
-            self._conn.send((source, name))
-            if not self._conn.poll(self.time_limit):
-                self._stop()
-                raise AnalysisTimeoutError(
-                    f"Analysing {_label(name)} took longer than {self.time_limit:g} s and was "
-                    "stopped. The file may be damaged; try converting it to WAV or FLAC.")
-            try:
-                status, payload = self._conn.recv()
-            except (EOFError, OSError):
-                self._stop()
-                raise CorruptAudioError(
-                    f"The analysis of {_label(name)} stopped unexpectedly: the file is probably "
-                    "damaged. Try converting it to WAV or FLAC.") from None
+            self._conn.send((source, name, progress is not None))
+            deadline = time.monotonic() + self.time_limit
+            while True:
+                if not self._conn.poll(max(0.0, deadline - time.monotonic())):
+                    self._stop()
+                    raise AnalysisTimeoutError(
+                        f"Analysing {_label(name)} took longer than {self.time_limit:g} s and "
+                        "was stopped. The file may be damaged; try converting it to WAV or FLAC.")
+                try:
+                    status, payload = self._conn.recv()
+                except (EOFError, OSError):
+                    self._stop()
+                    raise CorruptAudioError(
+                        f"The analysis of {_label(name)} stopped unexpectedly: the file is "
+                        "probably damaged. Try converting it to WAV or FLAC.") from None
+                if status != "progress":
+                    break
+                if progress is not None:
+                    progress(*payload)
         if status == "error":
             raise payload
         return payload
@@ -274,11 +283,16 @@ def _serve(conn, models_dir, with_models: bool, extractor: str = "fast",
             return
         if job is None:
             return
-        source, name = job
+        source, name, report = job if len(job) == 3 else (*job, False)
+
+        def progress(fraction: float, text: str) -> None:
+            conn.send(("progress", (float(fraction), str(text))))
+
         try:
             data = source if isinstance(source, bytes) else audio.read_bytes(source)
             reply = ("ok", pipeline.analyse(data, models=models, name=name, extractor=extractor,
-                                            with_librosa=with_librosa))
+                                            with_librosa=with_librosa,
+                                            progress=progress if report else None))
         except EmolabError as exc:
             reply = ("error", exc)
         except Exception as exc:  # one bad file never stops the batch, and says why

@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from emolab import plots, ui
+from emolab import pipeline, plots, ui
 from emolab.exceptions import EmolabError
 
 st.title("Analyse")
@@ -11,12 +11,16 @@ TRAIN_STATIC = "`python -m emolab train-static --features …` (see the Models p
 TRAIN_DYNAMIC = "`python -m emolab train-dynamic` (see the Models page)"
 
 
-def show_emotion(*, static, human, curves: pd.DataFrame, wave, audio_source, key: str):
-    """The V–A point, the curves under the waveform, and a player that follows clicks."""
+def show_emotion(*, static, human, curves: pd.DataFrame, wave, audio, key: str,
+                 versions: dict, segments=None, silent: bool = False):
+    """The V–A point, the curves under the waveform with a playhead, and where they come from."""
     plane_col, curve_col = st.columns([4, 7])
     with plane_col:
         st.markdown("**Whole-song emotion**")
-        if static is None and human is None:
+        if silent:
+            st.info("No emotion is shown: the recording is silent, so there is no music to "
+                    "read one from.")
+        elif static is None and human is None:
             ui.missing("No static prediction for this recording: the static model is not "
                        "trained yet.", TRAIN_STATIC)
         else:
@@ -30,57 +34,46 @@ def show_emotion(*, static, human, curves: pd.DataFrame, wave, audio_source, key
                 lines.append(f"human valence **{human['valence']:+.2f}**, "
                              f"arousal **{human['arousal']:+.2f}**")
             st.caption("  \n".join(lines))
+            if static is not None:
+                ui.provenance_caption(versions=[versions.get("static") or "unknown"],
+                                      dynamic=versions.get("dynamic") if not curves.empty else None,
+                                      plus_minus=True)
     with curve_col:
         st.markdown("**Emotion over time**")
-        start = 0.0
         if wave is not None:
             st.altair_chart(plots.waveform(*wave), key=f"{key}_wave")
-        if curves.empty:
+        if curves.empty and not silent:
             ui.missing("No valence and arousal curves for this recording: the dynamic model "
                        "is not trained yet.", TRAIN_DYNAMIC)
-        else:
-            duration = len(wave[0]) / wave[1] if wave is not None else None
-            event = st.altair_chart(plots.emotion_curves(curves, duration=duration),
-                                    on_select="rerun", key=f"{key}_curves")
-            hits = ui.picked(event, plots.TIME_SELECTION)
-            if hits:
-                start = float(hits[0]["time"])
-            st.caption("Click a time on the curves to play from there. Solid: predicted, "
-                       "dashed: human.")
-        if start:
-            st.caption(f"Playing from {start:.1f} s")
-        if audio_source is not None:
-            st.audio(audio_source, start_time=int(start), autoplay=bool(start))
-        else:
-            st.caption("No audio file is stored for this song.")
+        duration = len(wave[0]) / wave[1] if wave is not None else None
+        ui.curve_player(curves, audio=audio, segments=segments, duration=duration, key=key)
 
 
 def analyse_uploads(files) -> None:
-    pipeline = ui.optional("emolab.pipeline")
-    if pipeline is None:
-        ui.missing("The analysis pipeline is not installed yet.", "update EmoLab.")
-        return
     done = st.session_state.setdefault("analyses", {})
     todo = [f for f in files if f.file_id not in done]
     if todo:
         analyser = ui.analysis_worker()
         bar = st.progress(0.0, text="Analysing…")
         for i, uploaded in enumerate(todo):
-            bar.progress(i / len(todo), text=f"Features and predictions for {uploaded.name}…")
+            def progress(fraction, stage, i=i, name=uploaded.name):
+                overall = (i + min(max(fraction, 0.0), 1.0)) / len(todo)
+                bar.progress(overall, text=f"{name}: {stage}… ({overall:.0%})")
+
+            progress(0.0, "starting the analysis")
             try:
                 data = ui.read_upload(uploaded)
-                done[uploaded.file_id] = (analyser.analyse(data, name=uploaded.name), data)
+                done[uploaded.file_id] = (analyser.analyse(data, name=uploaded.name,
+                                                           progress=progress), data)
             except EmolabError as exc:
                 done[uploaded.file_id] = (None, str(exc))
-            except Exception as exc:  # a part of EmoLab not installed yet, or a bug: say so
-                done[uploaded.file_id] = (None, f"the analysis failed ({type(exc).__name__}: {exc}).")
         bar.empty()
     names = {f.file_id: f.name for f in files}
     choice = st.radio("Recording", list(names), format_func=names.get, horizontal=True,
                       key="upload_choice") if len(files) > 1 else files[0].file_id
     analysis, data = done[choice]
     if analysis is None:
-        st.error(f"{names[choice]}: {data}", icon=":material/error:")
+        st.error(f"{names[choice]}: {data}")
         return
     show_upload(analysis, data)
 
@@ -89,19 +82,25 @@ def show_upload(analysis, data: bytes) -> None:
     st.subheader(analysis.name)
     st.caption(f"{analysis.duration:.1f} s · {analysis.sample_rate} Hz · "
                f"{analysis.channels} channel{'s' if analysis.channels > 1 else ''}")
+    if analysis.silent:
+        st.warning(f"“{analysis.name}” is silent: there is no music in it to read an emotion "
+                   "from, so nothing is predicted and it cannot be added to the library.")
     for note in analysis.notes:
-        st.warning(note)
+        if not analysis.silent:
+            st.warning(note)
     curves = pd.DataFrame(columns=["time", "dimension", "value", "source"])
-    if analysis.dynamic is not None:
+    if analysis.dynamic is not None and not analysis.silent:
         curves = plots.curves_long(*analysis.dynamic, std=analysis.dynamic_std)
-    show_emotion(static=analysis.static, human=None, curves=curves,
-                 wave=ui.waveform_of(data), audio_source=data, key="upload")
+    show_emotion(static=None if analysis.silent else analysis.static, human=None, curves=curves,
+                 wave=ui.waveform_of(data), audio=(data, analysis.name), key="upload",
+                 versions=analysis.model_versions, silent=analysis.silent)
     title = st.text_input("Title", value=analysis.name.rsplit(".", 1)[0], key="upload_title")
     artist = st.text_input("Artist or composer", key="upload_artist")
-    if st.button("Add to library", icon=":material/library_add:", type="primary"):
+    if st.button("Add to library", type="primary", disabled=analysis.silent,
+                 help="A silent recording has no emotion to store." if analysis.silent else None):
         try:
             path = ui.save_upload(data, analysis.name, analysis.content_hash)
-            song_id = ui.optional("emolab.pipeline").add_to_index(
+            song_id = pipeline.add_to_index(
                 index, analysis, origin="uploaded", title=title, artist=artist or None,
                 source_path=str(path))
         except EmolabError as exc:
@@ -133,9 +132,13 @@ def show_library_song(table: pd.DataFrame) -> None:
     source = row["source_path"] if isinstance(row["source_path"], str) else None
     if source is not None and not ui.file_exists(source):
         source = None
-    show_emotion(static=static, human=human, curves=ui.song_curves(song_id),
-                 wave=ui.waveform_of(source) if source else None, audio_source=source,
-                 key=f"song{song_id}")
+    curves = ui.song_curves(song_id)
+    dynamic = curves.loc[curves["source"] == "predicted", "model_version"].dropna()
+    show_emotion(static=static, human=human, curves=curves,
+                 wave=ui.waveform_of(source) if source else None, audio=source,
+                 key=f"song{song_id}", segments=ui.segment_labels(song_id),
+                 versions={"static": row.get("pred_model_version"),
+                           "dynamic": dynamic.iloc[0] if len(dynamic) else None})
 
 
 mode = st.segmented_control("Source", ["Upload recordings", "Library song"],

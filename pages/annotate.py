@@ -3,13 +3,12 @@ import io
 
 import streamlit as st
 
-from emolab import plots, ui
+from emolab import curation, importers, plots, ui
 from emolab.exceptions import EmolabError
 from emolab.index import annotations
 
 st.title("Annotate & export")
 index = ui.get_index()
-importers = ui.optional("emolab.importers")
 
 annotator = st.text_input("Annotator", key="annotator",
                           placeholder="Your name or initials (stored with every label)")
@@ -46,7 +45,7 @@ def save(action, success: str, after=None) -> None:
 
 
 if "ann_flash" in st.session_state:
-    st.toast(st.session_state.pop("ann_flash"), icon=":material/check:")
+    st.toast(st.session_state.pop("ann_flash"))
 
 
 if section == SECTIONS[0]:
@@ -82,19 +81,19 @@ if section == SECTIONS[0]:
                             and isinstance(current["note"], str) else "")
         values = {"valence": valence, "arousal": arousal, "tags": tags, "note": note or None}
         if current is None:
-            if st.button("Save label", type="primary", icon=":material/save:"):
+            if st.button("Save label", type="primary"):
                 save(lambda con: annotations.insert(
                     con, {"song_id": song_id, "annotator": annotator, "kind": "static", **values}),
                     "Label saved.", after=lambda _: st.session_state.update({seen_key: 1}))
         else:
             b1, b2 = st.columns([1, 2])
-            if b1.button("Save changes", type="primary", icon=":material/save:"):
+            if b1.button("Save changes", type="primary"):
                 save(lambda con: annotations.update(
                     con, int(current["annotation_id"]), values,
                     expected_revision=st.session_state[seen_key], who=annotator),
                     "Label updated.",
                     after=lambda revision: st.session_state.update({seen_key: int(revision)}))
-            if b2.button("Reload the stored label", icon=":material/refresh:"):
+            if b2.button("Reload the stored label"):
                 for key in (seen_key, v_key, a_key, f"ann_tags_{song_id}", f"ann_note_{song_id}"):
                     st.session_state.pop(key, None)
                 st.rerun()
@@ -128,27 +127,22 @@ if section == SECTIONS[0]:
                          key=f"seg_t1_{song_id}_{span}")
     seg_v = s3.slider("Valence", -1.0, 1.0, 0.0, 0.05, key="seg_v")
     seg_a = s4.slider("Arousal", -1.0, 1.0, 0.0, 0.05, key="seg_a")
-    if st.button("Save segment label", icon=":material/playlist_add:"):
+    if st.button("Save segment label"):
         save(lambda con: annotations.insert(con, {
             "song_id": song_id, "annotator": annotator, "kind": "segment", "t0": t0, "t1": t1,
             "valence": seg_v, "arousal": seg_a}), "Segment label saved.")
 
 
-EDITABLE = ["valence", "arousal", "t0", "t1", "tags", "note"]
-
 if section == SECTIONS[1]:
     if "ann_snapshot" not in st.session_state:
-        snapshot = annotations.list_annotations(index.con)
-        snapshot["tags"] = [", ".join(t) if t is not None else "" for t in snapshot["tags"]]
-        st.session_state["ann_snapshot"] = snapshot.reset_index(drop=True)
+        st.session_state["ann_snapshot"] = curation.annotation_table(index.con)
     snapshot = st.session_state["ann_snapshot"]
     st.caption(f"{len(snapshot):,} annotations. Edit cells or delete rows, then save. If "
                "someone saved the same annotation since you loaded the table, the first "
                "save wins and you are told.")
-    columns = ["annotation_id", "title", "annotator", "kind", *EDITABLE, "revision"]
     st.data_editor(
-        snapshot[columns], hide_index=True, num_rows="delete", key="ann_editor",
-        disabled=["annotation_id", "title", "annotator", "kind", "revision"],
+        snapshot[list(curation.COLUMNS)], hide_index=True, num_rows="delete", key="ann_editor",
+        disabled=[c for c in curation.COLUMNS if c not in curation.EDITABLE],
         column_config={
             "valence": st.column_config.NumberColumn(min_value=-1.0, max_value=1.0,
                                                      step=0.01, format="%.2f"),
@@ -158,29 +152,15 @@ if section == SECTIONS[1]:
         },
     )
     b1, b2 = st.columns([1, 5])
-    if b1.button("Save table", type="primary", icon=":material/save:"):
+    if b1.button("Save table", type="primary"):
         changes = st.session_state.get("ann_editor", {})
-
-        def apply(con):
-            for row, edit in changes.get("edited_rows", {}).items():
-                original = snapshot.iloc[int(row)]
-                annotations.update(con, int(original["annotation_id"]), dict(edit),
-                                   expected_revision=int(original["revision"]), who=annotator)
-            for row in changes.get("deleted_rows", []):
-                original = snapshot.iloc[int(row)]
-                annotations.delete(con, int(original["annotation_id"]),
-                                   expected_revision=int(original["revision"]), who=annotator)
-
-        save(apply, "Annotations saved.")
-    if b2.button("Reload", icon=":material/refresh:"):
+        save(lambda con: curation.apply_table_edits(con, snapshot, changes, who=annotator),
+             "Annotations saved.")
+    if b2.button("Reload"):
         st.session_state.pop("ann_snapshot", None)
         st.rerun()
 
 if section == SECTIONS[2]:
-    if importers is None:
-        ui.missing("CSV export and import are not installed yet.",
-                   "update EmoLab (the module `emolab.importers` provides them).")
-        st.stop()
     st.markdown("**Export** — one row per annotation (static and segment), with the song's "
                 "title, dataset id, annotator, times, valence, arousal, tags and note.")
     e1, e2 = st.columns(2)
@@ -197,13 +177,13 @@ if section == SECTIONS[2]:
         return buf.getvalue().encode("utf-8")
 
     st.download_button("Download annotations CSV", export_csv, file_name="emolab-annotations.csv",
-                       mime="text/csv", icon=":material/download:", key="export_csv",
+                       mime="text/csv", key="export_csv",
                        on_click="ignore")
     st.markdown("**Import** — the same columns, on the scale chosen above. The file is applied "
                 "all or nothing: if any row is bad, nothing is imported and the bad rows are "
                 "listed.")
     uploaded = st.file_uploader("Annotation CSV", type=["csv"], key="import_csv")
-    if uploaded is not None and st.button("Import", icon=":material/upload:"):
+    if uploaded is not None and st.button("Import"):
         try:
             report = importers.import_annotations(index, io.BytesIO(uploaded.getvalue()),
                                                   scale=scale,
@@ -214,7 +194,7 @@ if section == SECTIONS[2]:
             if report.ok:
                 ui.index_changed()
                 st.session_state.pop("ann_snapshot", None)
-                st.success(report.message, icon=":material/check:")
+                st.success(report.message)
             else:
-                st.error(report.message, icon=":material/error:")
+                st.error(report.message)
                 st.dataframe(report.to_frame(), hide_index=True)

@@ -1,22 +1,18 @@
 """Explore spaces: the raw feature space beside the TNN embedding, as 2-D maps (Fig. 2 live)."""
 import streamlit as st
 
-from emolab import plots, ui
+from emolab import plots, projection, ui
 from emolab.exceptions import EmolabError, ModelError
 
 st.title("Explore spaces")
 st.caption("Each dot is a song, placed by t-SNE or UMAP so that songs with similar features lie "
-           "close together. Left: the features the TNN reads; right: the TNN's own embedding. "
+           "close together. Left: the features the TNN reads; right: the TNN's own embedding "
+           "(it only draws this map; the static model predicts without it). "
            "If the embedding has learned emotion, colours change smoothly across the right map. "
            "The score under each map is the R² of a k-nearest-neighbour regression of valence "
            "and arousal in that 2-D map (1 = emotion is perfectly ordered, 0 = not at all).")
 index = ui.get_index()
-projection = ui.optional("emolab.projection")
-if projection is None:
-    ui.missing("The projection maps are not installed yet.",
-               "update EmoLab (the module `emolab.projection` provides them), then run "
-               "`python -m emolab project`.")
-    st.stop()
+SOURCES = ["human", "predicted"]
 
 c1, c2, c3, c4, c5 = st.columns(5)
 method = c1.segmented_control("Method", ["umap", "tsne"], default="umap", key="explore_method",
@@ -26,8 +22,10 @@ if method == "umap":
 else:
     params = {"perplexity": c2.slider("Perplexity", 5, 100, 30, 5, key="explore_perp")}
 color_by = c3.radio("Colour by", ["valence", "arousal"], horizontal=True, key="explore_colour")
-source = c4.radio("Emotion from", ["human", "predicted"], horizontal=True, key="explore_source")
-raw_family = c5.radio("Raw space", ["deam74", "librosa"], horizontal=True, key="explore_raw",
+source = c4.radio("Emotion from", SOURCES, horizontal=True, key="explore_source",
+                  index=SOURCES.index(ui.default_emotion_source()))
+raw_family = c5.radio("Raw space", ["deam74", "librosa"], horizontal=True,
+                      key="explore_raw_family",
                       format_func={"deam74": "TNN input (openSMILE)",
                                    "librosa": "broad librosa"}.get)
 
@@ -62,33 +60,38 @@ selected = set()
 columns = st.columns(len(spaces))
 for (space, title), column in zip(spaces, columns):
     x, y = f"{space}_x", f"{space}_y"
-    if x not in points:
-        column.caption(f"{title}: not available.")
-        continue
     with column:
         chart = plots.projection_map(points.dropna(subset=[x, y]), x=x, y=y, color="colour",
                                      color_title=f"{source} {color_by}", title=title,
                                      selection_name=f"brush_{space}")
-        event = st.altair_chart(chart, on_select="rerun", key=f"explore_{space}")
+        event = st.altair_chart(chart, on_select="rerun", key=f"explore_map_{space}")
         score = points.attrs.get(f"{space}_score") or {}
         m1, m2 = st.columns(2)
         for dim, col in (("valence", m1), ("arousal", m2)):
             r2 = score.get(f"r2_{dim}")
             col.metric(f"k-NN R² {dim}", "—" if r2 is None else f"{r2:.2f}",
-                       help=f"{score.get('n_' + dim, 0)} songs with a {source} {dim}, "
-                            f"k = {score.get('k', '?')}; 5-fold cross-validated.")
+                       help=f"Scored on {score.get('scored_on', 'all songs')}: "
+                            f"{score.get('n_' + dim, 0)} songs with a {source} {dim}, "
+                            f"k = {score.get('k', '?')}.")
+        if space == "tnn":
+            st.caption(ui.tnn_score_note(score))
+        else:
+            st.caption("Scored on every song (5-fold cross-validation): the raw features "
+                       "learnt nothing from any label.")
         box = ui.picked_interval(event, f"brush_{space}")
         if x in box and y in box:
             inside = points[x].between(*box[x]) & points[y].between(*box[y])
             selected |= set(points.loc[inside, "song_id"].astype(int))
 
 st.caption(f"{len(points):,} songs. Drag a rectangle on either map to list those songs.")
+if source == "predicted":
+    ui.provenance_caption(ui.song_table())
 if selected:
     table = ui.song_table().set_index("song_id")
     chosen = points[points["song_id"].isin(selected)]
     st.markdown(f"**{len(chosen)} songs selected**")
-    shown = [c for c in ("title", "artist", "valence", "arousal") if c in chosen]
-    st.dataframe(chosen[shown], hide_index=True)
+    shown = [c for c in ("valence", "arousal", "title", "artist") if c in chosen]
+    st.dataframe(chosen[shown], hide_index=True, column_config=ui.number_columns())
     for song_id in chosen["song_id"].head(3):
         st.caption(table.loc[int(song_id), "label"])
         if not ui.play(table.loc[int(song_id), "source_path"]):

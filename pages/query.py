@@ -21,7 +21,7 @@ st.selectbox("Example queries", list(query_guard.EXAMPLE_QUERIES), key="query_ex
              index=None, placeholder="Pick an example to start from…")
 st.session_state.setdefault("query_sql", query_guard.EXAMPLE_QUERIES["Songs per origin"])
 sql = st.text_area("SQL", key="query_sql", height=170)
-if st.button("Run query", type="primary", icon=":material/play_arrow:"):
+if st.button("Run query", type="primary"):
     try:
         st.session_state["query_result"] = (sql, query_guard.run(index.con, sql, max_rows=10_000,
                                                                   timeout=10.0))
@@ -31,16 +31,16 @@ if st.button("Run query", type="primary", icon=":material/play_arrow:"):
         st.session_state.pop("query_result", None)
 
 if st.session_state.get("query_refusal"):
-    st.error(st.session_state["query_refusal"], icon=":material/block:")
+    st.error(st.session_state["query_refusal"])
 elif st.session_state.get("query_result"):
     ran, result = st.session_state["query_result"]
     note = " (cut at 10,000 rows)" if result.attrs.get("truncated") else ""
     st.caption(f"{len(result):,} rows{note}")
     st.dataframe(result, hide_index=True)
     st.download_button("Download CSV", result.to_csv(index=False).encode("utf-8"),
-                       file_name="emolab-query.csv", mime="text/csv", icon=":material/download:")
+                       file_name="emolab-query.csv", mime="text/csv")
 
-with st.expander("Tables of the index", icon=":material/table:"):
+with st.expander("Tables of the index"):
     st.markdown(
         "- `songs`: title, artist, origin, dataset, duration, has_audio …\n"
         "- `annotations`: human labels (kind static/segment, t0, t1, valence, arousal, "

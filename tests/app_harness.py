@@ -67,6 +67,36 @@ def fill_index(path, *, n_songs: int = 6, audio_dir=None, seed: int = 0,
     return ids
 
 
+def add_features(path, *, seed: int = 0, deam_songs: int = 0) -> None:
+    """Give every song of the index at ``path`` DEAM74 and librosa feature rows.
+
+    The DEAM74 values are drawn around the shipped static model's training means (so
+    its TNN can embed them); the first ``deam_songs`` songs are marked as DEAM songs,
+    which trained that embedding.
+    """
+    from emolab.features import FAMILY_DEAM74, FAMILY_LIBROSA, deam, spectral
+    from emolab.index import vectors
+    from emolab.projection import load_static_model
+
+    model = load_static_model()
+    rng = np.random.default_rng(seed)
+    columns = list(deam.DEAM74_COLUMNS)
+    with open_index(path) as index, index.transaction() as con:
+        vectors.register_family(con, FAMILY_DEAM74, columns)
+        vectors.register_family(con, FAMILY_LIBROSA, spectral.SONG_VECTOR_NAMES)
+        ids = [int(r[0]) for r in con.execute("SELECT song_id FROM songs ORDER BY song_id").fetchall()]
+        for n, song_id in enumerate(ids):
+            row = rng.normal(0.0, 1.0, size=len(columns))
+            for j, name in enumerate(model.feature_columns):
+                k = columns.index(name)
+                row[k] = model.feature_mean[j] + 0.8 * model.feature_std[j] * rng.normal()
+            vectors.put_features(con, song_id, FAMILY_DEAM74, row.astype(np.float32))
+            vectors.put_features(con, song_id, FAMILY_LIBROSA,
+                                 rng.normal(size=len(spectral.SONG_VECTOR_NAMES)).astype(np.float32))
+            if n < deam_songs:
+                songs.update_song(con, song_id, dataset="deam", dataset_id=str(1000 + n))
+
+
 # ------------------------------------------------------------------ a real server and browser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,16 +111,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(db_path, *, port: int, log_path) -> subprocess.Popen:
-    """Start ``streamlit run app.py`` on a loopback port against ``db_path``; wait for health."""
-    env = dict(os.environ, EMOLAB_DB=str(db_path), EMOLAB_NO_DEMO="1")
+#: Seconds after which a server, a page or a script run counts as hung. Generous on
+#: purpose: the tests check behaviour, not speed (benchmarks/ measures that).
+HANG_S = 300
+
+
+def start_server(db_path, *, port: int, log_path, demo: bool = False,
+                 show_error_details: str | None = "full", env: dict | None = None
+                 ) -> subprocess.Popen:
+    """Start ``streamlit run app.py`` on a loopback port against ``db_path``; wait for health.
+
+    ``demo`` lets the app build its demo library on the first visit; ``show_error_details``
+    None keeps the repository's own ``.streamlit/config.toml`` setting.
+    """
+    env = dict(os.environ, EMOLAB_DB=str(db_path), **(env or {}))
+    if demo:
+        env.pop("EMOLAB_NO_DEMO", None)
+    else:
+        env["EMOLAB_NO_DEMO"] = "1"
+    args = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+            "--server.port", str(port), "--server.address", "127.0.0.1",
+            "--server.headless", "true"]
+    if show_error_details is not None:
+        args += ["--client.showErrorDetails", show_error_details]
     log = open(log_path, "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--client.showErrorDetails", "full"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 90
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + HANG_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"streamlit exited early; see {log_path}")
@@ -100,7 +146,7 @@ def start_server(db_path, *, port: int, log_path) -> subprocess.Popen:
         except OSError:
             time.sleep(0.2)
     proc.kill()
-    raise RuntimeError(f"streamlit did not answer on port {port} within 90 s; see {log_path}")
+    raise RuntimeError(f"streamlit did not answer on port {port} within {HANG_S} s; see {log_path}")
 
 
 def stop_server(proc: subprocess.Popen) -> None:
@@ -120,7 +166,7 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def wait_idle(page, *, timeout: float = 60_000) -> None:
+def wait_idle(page, *, timeout: float = HANG_S * 1000) -> None:
     """Wait until Streamlit has finished running the script after the last interaction."""
     try:
         page.wait_for_selector('[data-testid="stApp"][data-test-script-state="running"]',
@@ -129,3 +175,47 @@ def wait_idle(page, *, timeout: float = 60_000) -> None:
         pass  # the run may already be over
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
                            timeout=timeout)
+
+
+# ------------------------------------------------------------------ what a page must never show or do
+
+#: The text Streamlit shows instead of an exception when ``client.showErrorDetails`` hides it.
+REDACTED_ERROR = "This app has encountered an error"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def error_boxes(page, *, errors_allowed: bool = False) -> list[str]:
+    """Every error box on the page: exceptions (shown or redacted), tracebacks, and
+    ``st.error`` boxes unless ``errors_allowed``."""
+    found = [f"exception: {t}" for t in
+             page.locator('[data-testid="stException"]').all_inner_texts()]
+    body = page.inner_text("body")
+    if REDACTED_ERROR in body:
+        found.append("redacted exception: " + body[body.index(REDACTED_ERROR):][:200])
+    if "Traceback (most recent call last)" in body:
+        found.append("traceback")
+    if not errors_allowed:
+        found += [f"error: {t}" for t in
+                  page.locator('[data-testid="stAlertContentError"]').all_inner_texts()]
+    return found
+
+
+def record_requests(page) -> list[str]:
+    """Start recording the URL of every request the page (and its frames) makes."""
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    return urls
+
+
+def remote_requests(urls) -> list[str]:
+    """The requests that left the machine (anything but loopback, ``data:`` and ``blob:``)."""
+    from urllib.parse import urlsplit
+
+    remote = []
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme in ("data", "blob", "about", "chrome", "chrome-extension"):
+            continue
+        if parts.hostname not in LOCAL_HOSTS:
+            remote.append(url)
+    return remote

@@ -14,11 +14,13 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from tests.app_harness import (fill_index, free_port, launch_chromium, start_server, stop_server,
+from tests.app_harness import (HANG_S, error_boxes, fill_index, free_port, launch_chromium,
+                                record_requests, remote_requests, start_server, stop_server,
                                 wait_idle)
 from tests.conftest import chord, encode
 
 pytestmark = pytest.mark.browser
+expect.set_options(timeout=HANG_S * 1000)  # a hang limit, not a speed target
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -49,7 +51,7 @@ def goto_page(page, title: str, *, attempts: int = 3) -> None:
         wait_idle(page)
         page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
         try:
-            heading.wait_for(timeout=30_000)
+            heading.wait_for(timeout=HANG_S * 1000 / attempts)
             break
         except PlaywrightTimeout:
             if attempt == attempts - 1:
@@ -57,9 +59,11 @@ def goto_page(page, title: str, *, attempts: int = 3) -> None:
     wait_idle(page)
 
 
-def assert_no_exception(page, where: str) -> None:
-    assert page.locator('[data-testid="stException"]').count() == 0, f"exception on {where}"
-    assert "Traceback" not in page.inner_text("body"), f"traceback on {where}"
+def assert_no_exception(page, where: str, *, errors_allowed: bool = False) -> None:
+    """No error box of any kind: exceptions (also Streamlit's redacted one), tracebacks,
+    and ``st.error`` boxes unless the test expects one."""
+    found = error_boxes(page, errors_allowed=errors_allowed)
+    assert not found, f"error box on {where}: {found}"
 
 
 def shot(page, name: str) -> None:
@@ -93,12 +97,14 @@ def browser():
 def page(server, browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     tab = context.new_page()
-    tab.set_default_timeout(60_000)
+    tab.set_default_timeout(HANG_S * 1000)
+    requests = record_requests(tab)
     tab.goto(server["url"])
     tab.get_by_role("heading", name="Library").first.wait_for()
     wait_idle(tab)
     yield tab
     context.close()
+    assert not remote_requests(requests), remote_requests(requests)  # nothing leaves the machine
     # pytest shows this only when the test failed: the server's side of the story.
     log = server["log"].read_text(errors="replace").splitlines()
     print("---- streamlit log (last 80 lines) ----", *log[-80:], sep="\n")
@@ -111,30 +117,77 @@ def test_every_page_renders_without_exception(page):
         shot(page, name)
 
 
-def test_analyse_upload_shows_prediction_or_says_model_missing(page, server):
+def upload(page, path) -> None:
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+    page.get_by_text(path.name, exact=False).first.wait_for()
+    wait_idle(page)
+
+
+def test_analyse_upload_shows_prediction_with_its_model_and_a_moving_progress_bar(page, server):
     wav = server["folder"] / "upload.wav"
     wav.write_bytes(encode(chord(seconds=6.0), 22050))
     goto_page(page, "Analyse")
+    seen = []
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(wav))
-    page.get_by_text("upload.wav", exact=False).first.wait_for()
-    wait_idle(page, timeout=180_000)
+    bar = page.locator('[data-testid="stProgress"]')
+    for _ in range(HANG_S * 10):  # note every stage the bar shows while the file is analysed
+        if bar.count():
+            try:
+                seen.append(bar.first.inner_text(timeout=1000))
+            except PlaywrightTimeout:
+                pass
+        elif seen and page.get_by_text("Emotion over time").count():
+            break
+        page.wait_for_timeout(100)
+    wait_idle(page)
     assert_no_exception(page, "Analyse after upload")
+    stages = {text.split(":", 1)[-1].split("…")[0].strip() for text in seen}
+    assert len(stages) >= 3, seen  # the bar moves through the stages, not 0 % to the end
     body = page.inner_text("body")
-    if "predicted valence" in body:
-        charts = page.locator('[data-testid="stVegaLiteChart"]')
-        assert charts.count() >= 3  # plane, waveform, curves
-        assert "Emotion over time" in body
-    else:
-        assert ("static model is not trained yet" in body
-                or "pipeline is not installed" in body
-                or page.locator('[data-testid="stAlertContentError"]').count() == 1), body[-2000:]
+    assert "predicted valence" in body and "Emotion over time" in body, body[-2000:]
+    assert "static-svr" in body and "windowed-static" in body  # which models made the numbers
+    assert "68 % interval" in body  # "±" explained
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 2  # plane, waveform
+    expect(page.locator("#emolab-upload-playhead")).to_have_count(1)
+    expect(page.get_by_role("button", name="Add to library")).to_be_enabled()
     shot(page, "analyse-upload")
+
+
+def test_a_silent_upload_gets_no_point_and_cannot_be_added(page, server):
+    wav = server["folder"] / "silence.wav"
+    wav.write_bytes(encode(np.zeros(22050 * 10, dtype=np.float32), 22050))
+    goto_page(page, "Analyse")
+    upload(page, wav)
+    page.get_by_text("is silent", exact=False).first.wait_for()
+    assert_no_exception(page, "Analyse after a silent upload")
+    body = page.inner_text("body")
+    assert "predicted valence" not in body, body[-1500:]
+    expect(page.get_by_role("button", name="Add to library")).to_be_disabled()
+    shot(page, "analyse-silent")
+
+
+def test_playhead_follows_the_audio_and_a_click_seeks(page, server):
+    goto_page(page, "Analyse")
+    page.get_by_text("Library song", exact=True).click()
+    wait_idle(page)
+    head = page.locator('line[id$="-playhead"]').first
+    head.wait_for(state="attached")
+    prefix = head.get_attribute("id").removesuffix("-playhead")
+    start = float(head.get_attribute("x1"))
+    box = page.locator(f"#{prefix}-curves").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    page.wait_for_timeout(1500)
+    moved = float(head.get_attribute("x1"))
+    assert moved > start + 200, (start, moved)  # jumped to the click (SVG units of 760), then on
+    played = page.locator(f"#{prefix}-player").evaluate("a => a.currentTime")
+    assert played > 0
+    shot(page, "analyse-playhead")
 
 
 def test_click_on_plane_searches(page):
     goto_page(page, "Search by emotion")
     valence_input = page.get_by_role("spinbutton", name="Valence", exact=True)
-    expect(valence_input).to_have_value("0.50", timeout=30_000)
+    expect(valence_input).to_have_value("0.50")
     chart = page.locator('[data-testid="stVegaLiteChart"] canvas.marks').first
     box = chart.bounding_box()
     # Lower-left quadrant of the plot area (axes take the left and bottom margins).
@@ -145,7 +198,7 @@ def test_click_on_plane_searches(page):
     assert valence < 0 and arousal < 0, (valence, arousal)
     assert_no_exception(page, "Search after click")
     body = page.inner_text("body")
-    assert "songs nearest to valence" in body or "search is not installed" in body
+    assert f"songs nearest to valence {valence:+.2f}" in body, body[-1500:]
     shot(page, "search-click")
 
 
@@ -160,10 +213,10 @@ def test_sketch_stroke_ranks_songs(page):
         y = 0.8 - 0.6 * x
         page.mouse.move(box["x"] + box["width"] * x, box["y"] + box["height"] * y, steps=2)
     page.mouse.up()
+    # The canvas reports the stroke a moment later; the search then runs.
+    page.get_by_text("closest to your sketch", exact=False).first.wait_for()
     wait_idle(page)
     assert_no_exception(page, "Sketch after stroke")
-    body = page.inner_text("body")
-    assert "closest to your sketch" in body or "search is not installed" in body, body[-1500:]
     shot(page, "sketch-stroke")
 
 
@@ -174,6 +227,7 @@ def run_query(page, sql: str) -> None:
     wait_idle(page)
     page.get_by_role("button", name="Run query").click()
     wait_idle(page)
+    shot(page, "query-ran")
 
 
 def test_hostile_queries_are_refused(page):
@@ -182,6 +236,7 @@ def test_hostile_queries_are_refused(page):
         run_query(page, sql)
         error = page.locator('[data-testid="stAlertContentError"]')
         assert error.count() == 1, sql
+        assert_no_exception(page, f"Query {sql}", errors_allowed=True)
         assert expected in error.inner_text(), (sql, error.inner_text())
     assert not Path("/tmp/emolab-stolen.csv").exists()
     shot(page, "query-refused")
@@ -214,9 +269,6 @@ def test_annotation_edit_saved_and_exported(page):
     page.get_by_text("Export / import", exact=True).click()
     wait_idle(page)
     button = page.get_by_role("button", name="Download annotations CSV")
-    if button.count() == 0:
-        assert "export and import are not installed" in page.inner_text("body")
-        return
     with page.expect_download() as download:
         button.click()
     text = Path(download.value.path()).read_text()
@@ -242,7 +294,7 @@ def _label(tab, annotator: str, valence: str, button: str) -> None:
 def test_two_sessions_editing_one_label_first_save_wins_and_the_other_is_told(page, browser, server):
     other = browser.new_context(viewport={"width": 1400, "height": 1000})
     second = other.new_page()
-    second.set_default_timeout(60_000)
+    second.set_default_timeout(HANG_S * 1000)
     second.goto(server["url"])
     second.get_by_role("heading", name="Library").first.wait_for()
     try:
@@ -258,7 +310,7 @@ def test_two_sessions_editing_one_label_first_save_wins_and_the_other_is_told(pa
         _label(second, "duo", "-0.60", "Save changes")  # based on revision 1: refused
         error = second.locator('[data-testid="stAlertContentError"]')
         expect(error).to_contain_text("changed by someone else")
-        assert_no_exception(second, "Annotate after a conflict")
+        assert_no_exception(second, "Annotate after a conflict", errors_allowed=True)
         shot(second, "annotate-conflict")
         second.get_by_role("button", name="Reload the stored label").click()
         wait_idle(second)

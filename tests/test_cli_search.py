@@ -7,6 +7,7 @@ import math
 import pytest
 
 from emolab.cli import main
+from tests.app_harness import fill_index
 from tests.search_fixtures import shapes, static_index  # noqa: F401 (fixtures)
 
 
@@ -65,3 +66,34 @@ def test_cli_reports_bad_sketch_as_one_line(shapes, capsys):
     index.close()
     assert main(["search-profile", "--valence", "0.2", "--db", path]) == 1
     assert "single point" in capsys.readouterr().err
+
+
+# --- a profile that starts with a minus is a value, not an option ----------------------
+
+@pytest.fixture
+def predicted_db(tmp_path):
+    path = tmp_path / "cli-search.duckdb"
+    fill_index(path, n_songs=5)
+    return path
+
+
+@pytest.mark.parametrize("args", [
+    ["--valence", "-0.2,0.1,0.5", "--arousal", "-0.5,-0.1,0.3"],
+    ["--valence=-0.2,0.1,0.5", "--arousal=-0.5,-0.1,0.3"],
+    ["--valence", "-0.2, 0.1, 0.5"],
+])
+def test_search_profile_takes_a_profile_starting_with_a_minus(predicted_db, capsys, args):
+    code = main(["search-profile", *args, "--source", "predicted", "--k", "3", "--json",
+                 "--db", str(predicted_db)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    rows = json.loads(captured.out)["results"]
+    assert len(rows) == 3
+    distances = [row["distance"] for row in rows]
+    assert distances == sorted(distances)
+
+
+def test_search_profile_still_refuses_an_unknown_option(predicted_db, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["search-profile", "--valence", "-0.2,0.1", "--nonsense", "--db", str(predicted_db)])
+    assert stop.value.code == 2

@@ -218,3 +218,28 @@ def test_fuzzed_sql_console_reads_only(tmp_path):
     index.close()
     fuzzing.assert_clean(report)
     assert report.refused and report.valid
+
+
+def test_source_path_under_the_index_folder_is_stored_relative(tmp_path):
+    """Moving the folder with its index keeps playback working."""
+    import shutil
+
+    from emolab.index import open_index, songs
+
+    folder = tmp_path / "library"
+    (folder / "audio").mkdir(parents=True)
+    (folder / "audio" / "a.wav").write_bytes(b"RIFF")
+    outside = tmp_path / "elsewhere.wav"
+    with open_index(folder / "index.duckdb") as index, index.transaction() as con:
+        inside_id = songs.add_song(con, title="in", origin="demo", source_path=str(folder / "audio" / "a.wav"))
+        outside_id = songs.add_song(con, title="out", origin="demo", source_path=str(outside))
+    with open_index(folder / "index.duckdb") as index:
+        stored = dict(index.con.execute("SELECT song_id, source_path FROM songs").fetchall())
+    assert stored[inside_id] == "audio/a.wav" and stored[outside_id] == str(outside)
+    moved = tmp_path / "moved"
+    shutil.move(str(folder), str(moved))
+    with open_index(moved / "index.duckdb") as index:
+        table = songs.song_table(index.con).set_index("song_id")
+        assert table.loc[inside_id, "source_path"] == str(moved / "audio" / "a.wav")
+        assert songs.get_song(index.con, inside_id)["source_path"] == str(moved / "audio" / "a.wav")
+        assert table.loc[outside_id, "source_path"] == str(outside)

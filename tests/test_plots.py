@@ -138,6 +138,46 @@ def test_planes_and_curves_draw_on_canvas_for_thousands_of_marks():
         assert spec(chart)["usermeta"]["embedOptions"]["renderer"] == "canvas"
 
 
+def test_curve_player_is_self_contained_and_draws_segments():
+    import re
+
+    curves = plots.curves_long(np.arange(1, 11) * 0.5, np.linspace(-1, 1, 10), np.zeros(10))
+    segments = pd.DataFrame({"t0": [1.0], "t1": [3.0], "valence": [0.5], "arousal": [-0.25],
+                             "annotator": ["<b>ana</b>"]})
+    page = plots.curve_player_html(curves, audio_url="data:audio/wav;base64,AAAA", with_script=False,
+                                   segments=segments, duration=5.0, element_id="t")
+    assert 'id="t-player"' in page and 'id="t-playhead"' in page and 'id="t-curves"' in page
+    assert page.count('class="curve"') == 2 and page.count('class="segment"') == 1
+    assert "&lt;b&gt;ana&lt;/b&gt;: valence +0.50, arousal -0.25" in page  # escaped
+    assert "<b>ana</b>" not in page
+    # Nothing is fetched: the only URLs are the inline audio and the SVG namespace-free markup.
+    assert not re.search(r"(src|href)=\"https?://", page) and "http" not in page
+    # A segment from 1 s to 3 s on a 5 s axis of 710 units starting at 40.
+    band = re.search(r'<rect x="([\d.]+)" y="10" width="([\d.]+)"[^>]*opacity="0.25"', page)
+    assert float(band.group(1)) == pytest.approx(40 + 710 * 0.2)
+    assert float(band.group(2)) == pytest.approx(710 * 0.4)
+
+
+def test_curve_player_without_audio_says_so():
+    curves = plots.curves_long([0.5, 1.0], [0.1, 0.2], [0.0, 0.1])
+    page = plots.curve_player_html(curves, with_script=False)
+    assert "<audio" not in page and "No audio file" in page
+
+
+def test_curve_player_script_carries_the_markup_safely():
+    import json
+    import re
+
+    curves = plots.curves_long([0.5, 1.0], [0.1, 0.2], [0.0, 0.1])
+    page = plots.curve_player_html(curves, element_id="p")
+    assert page.startswith('<div id="p-box"></div>')
+    script = page[page.index("<script>") + len("<script>"):page.index("</script>")]
+    assert "<" not in script  # a script that looks like markup is dropped by st.html
+    literal = re.search(r'innerHTML = (".*?");\n', page).group(1)
+    assert json.loads(literal) == plots.curve_player_html(
+        curves, element_id="p", with_script=False)
+
+
 def test_curve_chart_draws_the_uncertainty_band_only_when_given():
     import numpy as np
 

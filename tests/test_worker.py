@@ -104,3 +104,15 @@ def test_children_are_niced_unless_the_caller_says_not():
         plain.start()
         assert os.getpriority(os.PRIO_PROCESS, niced._process.pid) == min(19, own + 5)
         assert os.getpriority(os.PRIO_PROCESS, plain._process.pid) == own
+
+
+def test_the_worker_reports_each_stage_of_one_recording():
+    """The Analyse page's bar moves through the stages, not from 0 % straight to the end."""
+    stages = []
+    with AnalysisWorker(with_models=False, time_limit=300) as worker:
+        result = worker.analyse(encode(chord(seconds=3.0), 22050), name="c.wav",
+                                progress=lambda fraction, text: stages.append((fraction, text)))
+    assert result.duration == pytest.approx(3.0, abs=0.01)
+    fractions = [f for f, _ in stages]
+    assert len(stages) >= 3 and fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert fractions[0] < 0.1 and len({t for _, t in stages}) == len(stages)

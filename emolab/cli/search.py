@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -14,6 +15,11 @@ from emolab.exceptions import ParameterError
 from emolab.cli import reading
 
 RESULT_FIELDS = ("song_id", "dataset", "dataset_id", "title", "artist")
+
+
+#: What argparse may read as a (negative) value rather than an option: a number or a
+#: comma-separated list of numbers, e.g. ``-0.2,0.1,0.5``.
+NUMBER_LIST = re.compile(r"^-\d*\.?\d+(e-?\d+)?(,\s*-?\d*\.?\d+(e-?\d+)?)*,?$")
 
 
 def register(commands, experiments) -> None:
@@ -30,9 +36,11 @@ def register(commands, experiments) -> None:
 
     profile = commands.add_parser(
         "search-profile", help="songs whose emotion curves follow a drawn profile")
+    # A list that starts with a minus ("-0.2,0.1") is a value, not an option.
+    profile._negative_number_matcher = NUMBER_LIST
     profile.add_argument("--valence", default=None,
-                         help='valence profile on [-1, 1], evenly spaced: '
-                              '--valence="-0.2,0.1,0.5" (use = when it starts with a minus)')
+                         help='valence profile on [-1, 1], evenly spaced, comma-separated: '
+                              '--valence -0.2,0.1,0.5 (or --valence=-0.2,0.1,0.5)')
     profile.add_argument("--arousal", default=None,
                          help='arousal profile on [-1, 1], evenly spaced: --arousal="-0.5,0,0.5"')
     profile.add_argument("--mode", choices=search.MODES, default="whole")

@@ -1,5 +1,12 @@
-"""Songs: adding, finding and listing them."""
+"""Songs: adding, finding and listing them.
+
+``source_path`` is stored relative to the index file's folder when the audio lies under
+it (uploads, a demo folder beside the index), so moving the folder with its index keeps
+playback working; other paths stay absolute. Readers get absolute paths back.
+"""
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 
@@ -19,6 +26,7 @@ def add_song(con, **fields) -> int:
     if unknown:
         raise ParameterError(f"A song has no field {', '.join(sorted(unknown))}; "
                              f"its fields are {', '.join(SONG_COLUMNS)}.")
+    fields = _relative_paths(con, fields)
     names = list(fields)
     placeholders = ", ".join("?" for _ in names)
     row = con.execute(
@@ -36,8 +44,43 @@ def update_song(con, song_id: int, **fields) -> None:
                              f"its fields are {', '.join(SONG_COLUMNS)}.")
     if not fields:
         return
+    fields = _relative_paths(con, fields)
     assignments = ", ".join(f"{n} = ?" for n in fields)
     con.execute(f"UPDATE songs SET {assignments} WHERE song_id = ?", [*fields.values(), song_id])
+
+
+def index_folder(con) -> Path | None:
+    """The folder of the index file ``con`` works on (None for an in-memory index)."""
+    row = con.execute("SELECT path FROM duckdb_databases() "
+                      "WHERE database_name = current_database()").fetchone()
+    return Path(row[0]).resolve().parent if row and row[0] else None
+
+
+def _relative_paths(con, fields: dict) -> dict:
+    path = fields.get("source_path")
+    if not isinstance(path, str) or not Path(path).is_absolute():
+        return fields
+    folder = index_folder(con)
+    if folder is None:
+        return fields
+    try:
+        relative = Path(path).resolve().relative_to(folder)
+    except ValueError:  # not under the index's folder: keep it absolute
+        return fields
+    return {**fields, "source_path": relative.as_posix()}
+
+
+def absolute_source_path(con, stored) -> str | None:
+    """The absolute path of a stored ``source_path`` (relative ones are under the index's folder)."""
+    return _absolute(stored, index_folder(con))
+
+
+def _absolute(stored, folder: Path | None) -> str | None:
+    if not isinstance(stored, str) or not stored:
+        return None
+    if Path(stored).is_absolute() or folder is None:
+        return stored
+    return str(folder / stored)
 
 
 def song_id_by_hash(con, content_hash: str) -> int | None:
@@ -66,16 +109,21 @@ def dataset_song_ids(con, dataset: str) -> dict[str, int]:
 
 def get_song(con, song_id: int) -> dict | None:
     df = con.execute("SELECT * FROM songs WHERE song_id = ?", [song_id]).df()
-    return None if df.empty else df.iloc[0].to_dict()
+    if df.empty:
+        return None
+    song = df.iloc[0].to_dict()
+    song["source_path"] = absolute_source_path(con, song["source_path"])
+    return song
 
 
 def song_table(con) -> pd.DataFrame:
     """One row per song with its human and predicted static emotion on [-1, 1].
 
     Human values average the song's static annotations; predicted values are the newest
-    model's (:func:`emolab.index.emotion.newest_first`).
+    model's (:func:`emolab.index.emotion.newest_first`); ``pred_model_version`` is the model
+    that made it. ``source_path`` is absolute.
     """
-    return con.execute(
+    table = con.execute(
         f"""
         WITH human AS (
             SELECT song_id, avg(valence) AS human_valence, avg(arousal) AS human_arousal,
@@ -83,18 +131,24 @@ def song_table(con) -> pd.DataFrame:
             FROM annotations WHERE kind = 'static' GROUP BY song_id
         ), pred AS (
             SELECT song_id, valence AS pred_valence, arousal AS pred_arousal,
-                   valence_std AS pred_valence_std, arousal_std AS pred_arousal_std
+                   valence_std AS pred_valence_std, arousal_std AS pred_arousal_std,
+                   model_version AS pred_model_version
             FROM static_predictions
             QUALIFY row_number() OVER (PARTITION BY song_id ORDER BY {newest_first()}) = 1
         )
         SELECT s.song_id, s.title, s.artist, s.origin, s.dataset, s.dataset_id, s.duration,
                s.has_audio, s.genre, s.source_path,
                h.human_valence, h.human_arousal, coalesce(h.n_annotations, 0) AS n_annotations,
-               h.annotators, p.pred_valence, p.pred_arousal, p.pred_valence_std, p.pred_arousal_std
+               h.annotators, p.pred_valence, p.pred_arousal, p.pred_valence_std, p.pred_arousal_std,
+               p.pred_model_version
         FROM songs s LEFT JOIN human h USING (song_id) LEFT JOIN pred p USING (song_id)
         ORDER BY s.song_id
         """
     ).df()
+    if len(table):
+        folder = index_folder(con)
+        table["source_path"] = [_absolute(p, folder) for p in table["source_path"]]
+    return table
 
 
 def stats(con) -> dict:

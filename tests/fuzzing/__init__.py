@@ -23,7 +23,7 @@ Doors
     extensions, multiple statements, tricks, deep nesting, slow queries.
 ``search``
     :func:`emolab.search.nearest_point`, :func:`emolab.search.match_profile` and the
-    sketch conversion :func:`emolab.ui.stroke_to_curve` with wrong values and types.
+    sketch conversion :func:`emolab.sketch.stroke_to_curve` with wrong values and types.
 """
 from tests.fuzzing.annotation_csv import CsvDoor
 from tests.fuzzing.audio import AudioDoor

@@ -1,7 +1,7 @@
 """The ``search`` door: emotion search and the sketch conversion.
 
 :func:`emolab.search.nearest_point`, :func:`emolab.search.match_profile` and the
-sketch conversion :func:`emolab.ui.stroke_to_curve` with wrong values and types.
+sketch conversion :func:`emolab.sketch.stroke_to_curve` with wrong values and types.
 """
 from __future__ import annotations
 
@@ -146,7 +146,7 @@ class SearchDoor:
     index : emolab.index.Index
         A populated index with curves (``fill_index``).
     sketches : bool
-        Also fuzz :func:`emolab.ui.stroke_to_curve` (imports streamlit).
+        Also fuzz :func:`emolab.sketch.stroke_to_curve`.
     """
 
     name = "search"
@@ -238,7 +238,7 @@ class SearchDoor:
 
 
 def _attempt_sketch(data, size) -> str:
-    from emolab.ui import stroke_to_curve
+    from emolab.sketch import stroke_to_curve
 
     try:
         curve = stroke_to_curve(data, width=size[0], height=size[1], n=64)
