@@ -15,8 +15,7 @@ job = ui.current_import()
 running = job is not None and job.running
 folder = st.text_input("Folder on this computer", key="import_folder",
                        placeholder="/home/me/Music/corpus", disabled=running)
-if st.button("Import", type="primary", disabled=running, key="import_start",
-             icon=":material/drive_folder_upload:"):
+if st.button("Import", type="primary", disabled=running, key="import_start"):
     try:
         job = ui.start_import(folder)
         running = True
@@ -36,16 +35,16 @@ def progress_panel():
     st.markdown(f"**{job.folder}** — {job.found} audio files")
     st.progress(job.fraction, text=job.summary())
     if job.running:
-        if st.button("Cancel", key="import_cancel", icon=":material/stop_circle:"):
+        if st.button("Cancel", key="import_cancel"):
             job.cancel()
             st.caption("Stopping after the files being analysed now…")
         return
     if job.state == "finished":
-        st.success(job.summary(), icon=":material/check_circle:")
+        st.success(job.summary())
     elif job.state == "cancelled":
-        st.warning(job.summary(), icon=":material/pause_circle:")
+        st.warning(job.summary())
     else:
-        st.error(job.summary(), icon=":material/error:")
+        st.error(job.summary())
     if job.failures:
         st.markdown(f"**{len(job.failures)} files could not be imported**")
         st.dataframe(pd.DataFrame(job.failures, columns=["file", "reason"]), hide_index=True,

@@ -23,7 +23,7 @@ def add_demo():
 
 
 if stats["songs"] == 0:
-    st.info("The library is empty.", icon=":material/library_music:")
+    st.info("The library is empty.")
     if not ui.demo_disabled() and not st.session_state.get("demo_tried"):
         st.session_state["demo_tried"] = True
         add_demo()
@@ -58,7 +58,7 @@ table["emotion from"] = np.where(table["human_valence"].notna(), "human",
                                  np.where(table["pred_valence"].notna(), "predicted", "none"))
 table["annotated"] = table["n_annotations"] > 0
 
-with st.expander("Filter", expanded=False, icon=":material/filter_list:"):
+with st.expander("Filter", expanded=False):
     f1, f2, f3 = st.columns(3)
     text = f1.text_input("Title or artist contains", key="lib_text")
     origins = sorted(table["origin"].dropna().unique())
