@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from emolab.index import annotations, emotion, open_index, songs
 
@@ -175,6 +176,21 @@ def wait_idle(page, *, timeout: float = HANG_S * 1000) -> None:
         pass  # the run may already be over
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
                            timeout=timeout)
+
+
+def goto_page(page, title: str, *, attempts: int = 3) -> None:
+    """Open a page from the sidebar; a click the busy app missed is repeated."""
+    heading = page.get_by_role("heading", name=title).first
+    for attempt in range(attempts):
+        wait_idle(page)
+        page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
+        try:
+            heading.wait_for(timeout=HANG_S * 1000 / attempts)
+            break
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+    wait_idle(page)
 
 
 # ------------------------------------------------------------------ what a page must never show or do

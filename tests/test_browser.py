@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from tests.app_harness import (HANG_S, error_boxes, fill_index, free_port, launch_chromium,
+from tests.app_harness import (HANG_S, error_boxes, fill_index, free_port, goto_page, launch_chromium,
                                 record_requests, remote_requests, start_server, stop_server,
                                 wait_idle)
 from tests.conftest import chord, encode
@@ -42,21 +42,6 @@ def launch(playwright):
         return launch_chromium(playwright)
     except RuntimeError as exc:
         pytest.fail(str(exc))
-
-
-def goto_page(page, title: str, *, attempts: int = 3) -> None:
-    """Open a page from the sidebar; a click the busy app missed is repeated."""
-    heading = page.get_by_role("heading", name=title).first
-    for attempt in range(attempts):
-        wait_idle(page)
-        page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
-        try:
-            heading.wait_for(timeout=HANG_S * 1000 / attempts)
-            break
-        except PlaywrightTimeout:
-            if attempt == attempts - 1:
-                raise
-    wait_idle(page)
 
 
 def assert_no_exception(page, where: str, *, errors_allowed: bool = False) -> None:

@@ -12,9 +12,8 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.app_harness import (HANG_S, error_boxes, free_port, launch_chromium, record_requests,
+from tests.app_harness import (HANG_S, error_boxes, free_port, goto_page, launch_chromium, record_requests,
                                 remote_requests, start_server, stop_server, wait_idle)
 
 pytestmark = pytest.mark.browser
@@ -67,7 +66,7 @@ def test_a_newcomer_sees_the_demo_and_every_page_without_errors_or_network(newco
                                .inner_text()))
             assert songs >= 8, songs
             for title in PAGES:
-                _visit(page, title)
+                goto_page(page, title)
                 found = error_boxes(page)
                 ARTIFACTS.mkdir(exist_ok=True)
                 page.screenshot(path=str(ARTIFACTS / f"newcomer-{title.split()[0].lower()}.png"),
@@ -84,16 +83,3 @@ def test_a_newcomer_sees_the_demo_and_every_page_without_errors_or_network(newco
     remote = remote_requests(requests)
     assert requests and not remote, remote
 
-
-def _visit(page, title: str, *, attempts: int = 3) -> None:
-    heading = page.get_by_role("heading", name=title).first
-    for attempt in range(attempts):
-        wait_idle(page)
-        page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
-        try:
-            heading.wait_for(timeout=HANG_S * 1000 / attempts)
-            break
-        except PlaywrightTimeout:
-            if attempt == attempts - 1:
-                raise
-    wait_idle(page)
