@@ -91,8 +91,8 @@ def feature_summary(analysis: Analysis) -> dict:
 DEFAULT_EXTRACTOR = "fast"
 
 
-def deam_vector(y: np.ndarray, sr: int, *, extractor: str = DEFAULT_EXTRACTOR) -> np.ndarray:
-    """A song's DEAM vector in :data:`~emolab.features.deam.DEAM74_COLUMNS` order.
+def deam_features(y: np.ndarray, sr: int, *, extractor: str = DEFAULT_EXTRACTOR):
+    """A song's DEAM frames and its DEAM vector, from one feature pass.
 
     Parameters
     ----------
@@ -106,16 +106,32 @@ def deam_vector(y: np.ndarray, sr: int, *, extractor: str = DEFAULT_EXTRACTOR) -
 
     Returns
     -------
-    np.ndarray, shape (74,), float32
+    columns : list of str
+        The computed columns.
+    frames : np.ndarray, shape (n_frames, len(columns)), float64
+        Those columns every 0.5 s (1 s windows); the dynamic model reads them.
+    vector : np.ndarray, shape (74,), float32
+        The mean of the frames in :data:`~emolab.features.deam.DEAM74_COLUMNS` order.
     """
     from emolab.features import deam, deam_fast
 
     columns = list(deam_fast.FAST_COLUMNS if extractor == "fast" else deam.DEAM74_COLUMNS)
-    values = deam_fast.deam_song_vector(y, sr, columns=columns, extractor=extractor)
+    _, frames = deam_fast.deam_frames(y, sr, columns=columns, extractor=extractor)
     out = np.full(len(deam.DEAM74_COLUMNS), np.nan, dtype=np.float32)
     where = {c: i for i, c in enumerate(deam.DEAM74_COLUMNS)}
-    out[[where[c] for c in columns]] = values
-    return out
+    out[[where[c] for c in columns]] = frames.mean(axis=0)
+    return columns, np.asarray(frames, dtype=np.float64), out
+
+
+def deam_vector(y: np.ndarray, sr: int, *, extractor: str = DEFAULT_EXTRACTOR) -> np.ndarray:
+    """A song's DEAM vector in :data:`~emolab.features.deam.DEAM74_COLUMNS` order (see
+    :func:`deam_features`).
+
+    Returns
+    -------
+    np.ndarray, shape (74,), float32
+    """
+    return deam_features(y, sr, extractor=extractor)[2]
 
 
 def analyse(
@@ -168,7 +184,7 @@ def analyse(
     if clip.silent:
         result.notes.append("The recording is silent: its emotion predictions mean little.")
     stage(0.08, "openSMILE-style features")
-    result.deam74 = deam_vector(clip.y, clip.sr, extractor=extractor)
+    frame_columns, frames, result.deam74 = deam_features(clip.y, clip.sr, extractor=extractor)
     if callable(models):
         stage(0.4, "Loading the models")
         models = models()
@@ -188,7 +204,7 @@ def analyse(
         stage(0.85, "Emotion curves")
         level = None if result.static is None else (result.static["valence"], result.static["arousal"])
         band = predict.predict_dynamic_band(clip.y, clip.sr, model=models.dynamic, level=level,
-                                            extractor=extractor)
+                                            extractor=extractor, frames=(frame_columns, frames))
         # the curve's level follows the song's 4Q-corrected static valence (see shift_to_static)
         valence = band["valence"] if result.static is None else predict.shift_to_static(band["valence"], static)
         result.dynamic = (band["times"], valence, band["arousal"])

@@ -145,11 +145,15 @@ def predict_dynamic(y: np.ndarray, sr: int, *, model, level=None):
     return np.asarray(times), np.asarray(valence), np.asarray(arousal)
 
 
-def predict_dynamic_band(y: np.ndarray, sr: int, *, model, level=None, extractor=None) -> dict:
+def predict_dynamic_band(y: np.ndarray, sr: int, *, model, level=None, extractor=None,
+                         frames=None) -> dict:
     """Valence and arousal every 0.5 s, with their uncertainty where the model gives one.
 
     ``extractor`` (``"fast"`` or ``"opensmile"``) overrides the frame feature extractor of a
     windowed model (the analysis's own choice); the VAE-LSTM reads log-mel patches and ignores it.
+    ``frames``, ``(columns, array of shape (n_frames, len(columns)))``, are DEAM frames of ``y``
+    already computed with that extractor: a windowed model reads its columns from them instead
+    of a second feature pass.
 
     Returns
     -------
@@ -160,5 +164,8 @@ def predict_dynamic_band(y: np.ndarray, sr: int, *, model, level=None, extractor
     """
     if model is None:
         raise ModelError("No dynamic model is available. Build it with: python -m emolab train-dynamic")
-    kwargs = {"extractor": extractor} if extractor is not None and hasattr(model, "config") else {}
+    windowed = hasattr(model, "curve_from_frames")
+    kwargs = {"extractor": extractor} if extractor is not None and windowed else {}
+    if frames is not None and windowed:
+        kwargs["frames"] = frames
     return {k: np.asarray(v) for k, v in model.predict_band(y, sr, level=level, **kwargs).items()}

@@ -101,3 +101,19 @@ def test_workers_never_rerun_the_callers_main_script(tmp_path, index, monkeypatc
     report = ingest.ingest([folder], index=index, workers=2, with_models=False,
                              progress=lambda *a: None)
     assert len(report.added) == 2 and not marker.exists()
+
+
+def test_one_feature_pass_serves_the_song_vector_and_the_curve():
+    """The curve read from the analysis's own frames equals the dynamic model's own pass."""
+    from emolab import predict
+
+    models = predict.load_models()
+    y = np.concatenate([chord(seconds=6.0, sr=22050), tone(seconds=6.0, sr=22050)])
+    columns, frames, vector = pipeline.deam_features(y, 22050)
+    assert frames.shape[1] == len(FAST_COLUMNS) and frames.shape[0] >= 20  # 12 s, every 0.5 s
+    where = [list(DEAM74_COLUMNS).index(c) for c in columns]
+    np.testing.assert_allclose(vector[where], frames.mean(axis=0), rtol=1e-6)
+    own = predict.predict_dynamic_band(y, 22050, model=models.dynamic)
+    shared = predict.predict_dynamic_band(y, 22050, model=models.dynamic, frames=(columns, frames))
+    for key in ("times", "valence", "arousal", "valence_std", "arousal_std"):
+        np.testing.assert_allclose(shared[key], own[key], atol=1e-12, err_msg=key)

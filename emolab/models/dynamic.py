@@ -202,8 +202,16 @@ class DynamicEmotionModel:
             mean = np.clip(mean + (level - mean.mean(axis=0)), -1.0, 1.0)
         return mean, std
 
-    def predict_band(self, y: np.ndarray, sr: int, *, level=None, extractor: str | None = None) -> dict:
+    def predict_band(self, y: np.ndarray, sr: int, *, level=None, extractor: str | None = None,
+                     frames=None) -> dict:
         """Valence and arousal every 0.5 s with their uncertainty.
+
+        Parameters
+        ----------
+        frames : (list of str, np.ndarray of shape (n_frames, n_columns)), optional
+            DEAM frames of ``y`` already computed with the same extractor (for example by
+            :func:`emolab.pipeline.deam_features`); used instead of a second feature pass when
+            they hold every column the static model reads.
 
         Returns
         -------
@@ -213,7 +221,13 @@ class DynamicEmotionModel:
         """
         from emolab.models.sequence import frame_times
 
-        mean, std = self.curve_from_frames(self.frames(y, sr, extractor=extractor), level=level)
+        wanted = model_columns(self._static())
+        if frames is not None and set(wanted) <= set(frames[0]):
+            where = {c: j for j, c in enumerate(frames[0])}
+            x = np.asarray(frames[1], dtype=np.float64)[:, [where[c] for c in wanted]]
+        else:
+            x = self.frames(y, sr, extractor=extractor)
+        mean, std = self.curve_from_frames(x, level=level)
         return {"times": frame_times(len(mean)), "valence": mean[:, 0], "arousal": mean[:, 1],
                 "valence_std": std[:, 0], "arousal_std": std[:, 1]}
 
