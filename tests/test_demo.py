@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from emolab import demo, demo_data
+from emolab import demo, demo_data, demo_pieces
 from emolab.features import deam, deam_fast
 from emolab.index import emotion, songs, vectors
 
 # two short pieces: a folk tune titled by its tune book, a chorale titled by the table
 FOLK = demo.DemoPiece("essenFolksong/altdeu10.abc", None, "Traditional (German)", number=1, qpm=100)
 CHORALE = demo.DemoPiece("bach/bwv1.6.mxl", "Chorale BWV 1.6 (F major)", "Johann Sebastian Bach",
-                         program=demo.ORGAN)
+                         program=demo_pieces.ORGAN)
 
 
 def test_every_demo_piece_ships_with_music21():

@@ -8,18 +8,16 @@ labelled audio comes from any dataset layout :mod:`emolab.datasets` reads.
 from __future__ import annotations
 
 import hashlib
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from emolab.audio import AUDIO_EXTENSIONS, load
 from emolab.config import ANALYSIS_SR, HOP_SECONDS, OPENSMILE_SR
 from emolab.exceptions import DatasetError, EmolabError, ModelError, ParameterError
 from emolab.models.dynamic import model_columns, windowed_static_curve
-from emolab.models.sequence import SequenceRegressor, frame_times, logmel_sequence, opensmile_sequence
+from emolab.models.sequence import frame_times, logmel_sequence, opensmile_sequence
 from emolab.models.vae import PatchVAE
 
 DEFAULT_CACHE = Path.home() / ".cache" / "emolab"
