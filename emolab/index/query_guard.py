@@ -89,14 +89,9 @@ def check(con, sql: str) -> set[str]:
         raise QueryRefusedError("Type a SELECT query first.")
     if len(sql) > MAX_QUERY_CHARS:
         raise QueryRefusedError(f"The query is longer than {MAX_QUERY_CHARS:,} characters.")
+    statement = _one_statement(con, sql)
     try:
-        statements = con.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise QueryRefusedError(f"The query could not be read: {_first_line(exc)}") from None
-    if len(statements) != 1:
-        raise QueryRefusedError("Run one statement at a time.")
-    try:
-        kind = statements[0].type
+        kind = statement.type
     except ValueError:  # a statement type the Python binding has no name for
         kind = None
     if kind != duckdb.StatementType.SELECT:
@@ -171,18 +166,24 @@ def _console(con, tables: set[str]):
     return console
 
 
-def _run_locked(console, sql: str, *, max_rows: int, timeout: float) -> pd.DataFrame:
+def _one_statement(con, sql: str):
+    """The single statement of ``sql`` as parsed by ``con``; refused when unreadable or several."""
     try:
-        statements = console.extract_statements(sql)
+        statements = con.extract_statements(sql)
     except duckdb.Error as exc:
         raise QueryRefusedError(f"The query could not be read: {_first_line(exc)}") from None
     if len(statements) != 1:
         raise QueryRefusedError("Run one statement at a time.")
+    return statements[0]
+
+
+def _run_locked(console, sql: str, *, max_rows: int, timeout: float) -> pd.DataFrame:
+    statement = _one_statement(console, sql)
     timer = threading.Timer(timeout, console.interrupt)
     console.execute("BEGIN TRANSACTION READ ONLY")
     timer.start()
     try:
-        cur = console.execute(statements[0])
+        cur = console.execute(statement)
         if cur.description is None:
             raise QueryRefusedError("The statement returned no table; the console runs SELECT queries.")
         columns = [d[0] for d in cur.description]
