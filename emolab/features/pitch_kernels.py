@@ -377,7 +377,7 @@ def voice_quality(wave, f0, search):
 
 # ------------------------------------------------------------- spectrum -> F0 candidates
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def candidates(mag, sig, pinv, dx, klo, ca, cb, cc2, cd, audw, shifts, fmin_t, step_t,
                min_pitch, max_pitch, n_cand, out_f0, out_voice):
     """cSpecScale + cPitchShs + cPitchBase per frame (rows of ``mag``).
@@ -390,6 +390,11 @@ def candidates(mag, sig, pinv, dx, klo, ca, cb, cc2, cd, audw, shifts, fmin_t, s
     n, nmag = mag.shape
     y = np.empty(nmag)
     y2 = np.empty(nmag)
+    slope = np.empty(nmag)
+    inv_dx = 1.0 / dx
+    six_span = np.zeros(nmag)
+    six_span[1:nmag - 1] = 6.0 / (dx[1:] + dx[:-1])
+    back = (sig - 1.0) * pinv
     u = np.empty(nmag)
     spec = np.empty(nmag, np.float32)
     ss = np.empty(nmag, np.float32)
@@ -424,12 +429,14 @@ def candidates(mag, sig, pinv, dx, klo, ca, cb, cc2, cd, audw, shifts, fmin_t, s
         # natural cubic spline (second derivatives), then evaluation on the octave axis
         y2[0] = 0.0
         u[0] = 0.0
+        for i in range(nmag - 1):
+            slope[i] = (y[i + 1] - y[i]) * inv_dx[i]
         for i in range(1, nmag - 1):
-            d = (y[i + 1] - y[i]) / dx[i] - (y[i] - y[i - 1]) / dx[i - 1]
-            u[i] = (6.0 * d / (dx[i] + dx[i - 1]) - sig[i] * u[i - 1]) * pinv[i]
+            u[i] = ((slope[i] - slope[i - 1]) * six_span[i] - sig[i] * u[i - 1]) * pinv[i]
         y2[nmag - 1] = 0.0
-        for i in range(nmag - 2, -1, -1):
-            y2[i] = sig_y2(i, sig, pinv) * y2[i + 1] + u[i] if i > 0 else 0.0
+        for i in range(nmag - 2, 0, -1):
+            y2[i] = back[i] * y2[i + 1] + u[i]
+        y2[0] = 0.0
         for i in range(nmag):
             k = klo[i]
             v = ca[i] * y[k] + cb[i] * y[k + 1] + cc2[i] * y2[k] + cd[i] * y2[k + 1]
@@ -508,8 +515,3 @@ def candidates(mag, sig, pinv, dx, klo, ca, cb, cc2, cd, audw, shifts, fmin_t, s
             tv = out_voice[r, 0]
             out_voice[r, 0] = out_voice[r, b]
             out_voice[r, b] = tv
-
-
-@njit(cache=True)
-def sig_y2(i, sig, pinv):
-    return (sig[i] - 1.0) * pinv[i]
