@@ -398,7 +398,9 @@ def candidates(mag, sig, pinv, dx, klo, ca, cb, cc2, cd, audw, shifts, fmin_t, s
     u = np.empty(nmag)
     spec = np.empty(nmag, np.float32)
     ss = np.empty(nmag, np.float32)
-    posmax = np.empty(nmag, np.int64)
+    flag = np.empty(nmag, np.uint8)
+    prevpk = np.empty(nmag, np.int64)
+    peaks = np.empty(nmag, np.int64)
     cf = np.zeros(n_cand)
     cs = np.zeros(n_cand, np.float32)
     cv = np.zeros(n_cand)
@@ -406,20 +408,19 @@ def candidates(mag, sig, pinv, dx, klo, ca, cb, cc2, cd, audw, shifts, fmin_t, s
         for i in range(nmag):
             y[i] = mag[r, i]
         # specEnhance: zero the bins between two peaks, more than 2 bins away from both
-        npk = 0
-        if y[0] > y[1]:
-            posmax[npk] = 0
-            npk += 1
+        flag[0] = 1 if y[0] > y[1] else 0
         for i in range(1, nmag - 1):
-            if y[i] > y[i - 1] and y[i] >= y[i + 1]:
-                posmax[npk] = i
-                npk += 1
-        if y[nmag - 1] > y[nmag - 2]:
-            posmax[npk] = nmag - 1
-            npk += 1
-        for p in range(1, npk):
-            for j in range(posmax[p - 1] + 3, posmax[p] - 2):
-                y[j] = 0.0
+            flag[i] = 1 if (y[i] > y[i - 1]) & (y[i] >= y[i + 1]) else 0
+        flag[nmag - 1] = 1 if y[nmag - 1] > y[nmag - 2] else 0
+        last = -1
+        for i in range(nmag):
+            last = i if flag[i] else last
+            prevpk[i] = last
+        nxt = nmag
+        for i in range(nmag - 1, -1, -1):
+            nxt = i if flag[i] else nxt
+            if prevpk[i] >= 0 and i - prevpk[i] >= 3 and nxt < nmag and nxt - i >= 3:
+                y[i] = 0.0
         # specSmooth: (a[i-1] + 2 a[i] + a[i+1]) / 4, the last bin kept
         prev = 0.0
         for i in range(nmag - 1):
@@ -461,19 +462,25 @@ def candidates(mag, sig, pinv, dx, klo, ca, cb, cc2, cd, audw, shifts, fmin_t, s
         for j in range(n_cand):
             cs[j] = 0.0
             cf[j] = 0.0
-        got = 0
+        npk = 0
         for i in range(1, nmag - 1):
-            if ss[i - 1] < ss[i] and ss[i] > ss[i + 1]:
-                for j in range(n_cand):
-                    if cs[j] == 0.0 or cs[j] < ss[i]:
-                        for q in range(n_cand - 1, j, -1):
-                            cs[q] = cs[q - 1]
-                            cf[q] = cf[q - 1]
-                        cf[j] = i
-                        cs[j] = ss[i]
-                        if got < n_cand:
-                            got += 1
-                        break
+            peaks[npk] = i
+            npk += 1 if (ss[i - 1] < ss[i]) & (ss[i] > ss[i + 1]) else 0
+        got = 0
+        for p in range(npk):
+            i = peaks[p]
+            if got == n_cand and not cs[n_cand - 1] < ss[i]:
+                continue
+            for j in range(n_cand):
+                if cs[j] == 0.0 or cs[j] < ss[i]:
+                    for q in range(n_cand - 1, j, -1):
+                        cs[q] = cs[q - 1]
+                        cf[q] = cf[q - 1]
+                    cf[j] = i
+                    cs[j] = ss[i]
+                    if got < n_cand:
+                        got += 1
+                    break
         # parabolic interpolation on the log axis, Hz, voicing
         for c in range(got):
             j = int(cf[c])
