@@ -388,15 +388,17 @@ def candidates(mag, sig, pinv, dx, klo, ca, cb, cc2, cd, audw, shifts, fmin_t, s
     Writes the candidates (Hz, 0 = none; the best-scored first) and their voicing.
     """
     n, nmag = mag.shape
-    y = np.empty(nmag)
-    y2 = np.empty(nmag)
-    slope = np.empty(nmag)
+    nb = 8                                   # frames side by side (the spline recursions
+    y = np.empty(nmag)                       # are sequential along frequency)
+    yb = np.empty((nmag, nb))
+    y2 = np.zeros((nmag, nb))
+    u = np.zeros((nmag, nb))
+    spb = np.empty((nmag, nb), np.float32)
+    ssb = np.empty((nmag, nb), np.float32)
     inv_dx = 1.0 / dx
     six_span = np.zeros(nmag)
     six_span[1:nmag - 1] = 6.0 / (dx[1:] + dx[:-1])
     back = (sig - 1.0) * pinv
-    u = np.empty(nmag)
-    spec = np.empty(nmag, np.float32)
     ss = np.empty(nmag, np.float32)
     flag = np.empty(nmag, np.uint8)
     prevpk = np.empty(nmag, np.int64)
@@ -405,55 +407,60 @@ def candidates(mag, sig, pinv, dx, klo, ca, cb, cc2, cd, audw, shifts, fmin_t, s
     cs = np.zeros(n_cand, np.float32)
     cv = np.zeros(n_cand)
     for r in range(n):
-        for i in range(nmag):
-            y[i] = mag[r, i]
-        # specEnhance: zero the bins between two peaks, more than 2 bins away from both
-        flag[0] = 1 if y[0] > y[1] else 0
-        for i in range(1, nmag - 1):
-            flag[i] = 1 if (y[i] > y[i - 1]) & (y[i] >= y[i + 1]) else 0
-        flag[nmag - 1] = 1 if y[nmag - 1] > y[nmag - 2] else 0
-        last = -1
-        for i in range(nmag):
-            last = i if flag[i] else last
-            prevpk[i] = last
-        nxt = nmag
-        for i in range(nmag - 1, -1, -1):
-            nxt = i if flag[i] else nxt
-            if prevpk[i] >= 0 and i - prevpk[i] >= 3 and nxt < nmag and nxt - i >= 3:
-                y[i] = 0.0
-        # specSmooth: (a[i-1] + 2 a[i] + a[i+1]) / 4, the last bin kept
-        prev = 0.0
-        for i in range(nmag - 1):
-            cur = y[i]
-            y[i] = (prev + 2.0 * cur + y[i + 1]) / 4.0
-            prev = cur
-        # natural cubic spline (second derivatives), then evaluation on the octave axis
-        y2[0] = 0.0
-        u[0] = 0.0
-        for i in range(nmag - 1):
-            slope[i] = (y[i + 1] - y[i]) * inv_dx[i]
-        for i in range(1, nmag - 1):
-            u[i] = ((slope[i] - slope[i - 1]) * six_span[i] - sig[i] * u[i - 1]) * pinv[i]
-        y2[nmag - 1] = 0.0
-        for i in range(nmag - 2, 0, -1):
-            y2[i] = back[i] * y2[i + 1] + u[i]
-        y2[0] = 0.0
-        for i in range(nmag):
-            k = klo[i]
-            v = ca[i] * y[k] + cb[i] * y[k + 1] + cc2[i] * y2[k] + cd[i] * y2[k + 1]
-            v32 = np.float32(v)
-            spec[i] = np.float32(v32 * audw[i]) if v32 > 0.0 else np.float32(0.0)
-        # subharmonic summation
-        for i in range(nmag):
-            ss[i] = spec[i]
-        scale = np.float32(0.85)
-        for s in shifts:
-            for j in range(s, nmag):
-                ss[j - s] += spec[j] * scale
-            scale = np.float32(scale * np.float32(0.85))
+        b = r % nb
+        if b == 0:
+            m_block = min(nb, n - r)
+            for q in range(m_block):
+                for i in range(nmag):
+                    y[i] = mag[r + q, i]
+                # specEnhance: zero the bins between two peaks, more than 2 bins away from both
+                flag[0] = 1 if y[0] > y[1] else 0
+                for i in range(1, nmag - 1):
+                    flag[i] = 1 if (y[i] > y[i - 1]) & (y[i] >= y[i + 1]) else 0
+                flag[nmag - 1] = 1 if y[nmag - 1] > y[nmag - 2] else 0
+                last = -1
+                for i in range(nmag):
+                    last = i if flag[i] else last
+                    prevpk[i] = last
+                nxt = nmag
+                for i in range(nmag - 1, -1, -1):
+                    nxt = i if flag[i] else nxt
+                    if prevpk[i] >= 0 and i - prevpk[i] >= 3 and nxt < nmag and nxt - i >= 3:
+                        y[i] = 0.0
+                # specSmooth: (a[i-1] + 2 a[i] + a[i+1]) / 4, the last bin kept
+                prev = 0.0
+                for i in range(nmag - 1):
+                    cur = y[i]
+                    yb[i, q] = (prev + 2.0 * cur + y[i + 1]) / 4.0
+                    prev = cur
+                yb[nmag - 1, q] = y[nmag - 1]
+            # natural cubic spline (second derivatives) for the block, then evaluation
+            for i in range(1, nmag - 1):
+                for q in range(nb):
+                    d = (yb[i + 1, q] - yb[i, q]) * inv_dx[i] - (yb[i, q] - yb[i - 1, q]) * inv_dx[i - 1]
+                    u[i, q] = (d * six_span[i] - sig[i] * u[i - 1, q]) * pinv[i]
+            for i in range(nmag - 2, 0, -1):
+                for q in range(nb):
+                    y2[i, q] = back[i] * y2[i + 1, q] + u[i, q]
+            for i in range(nmag):
+                k = klo[i]
+                for q in range(nb):
+                    v = np.float32(ca[i] * yb[k, q] + cb[i] * yb[k + 1, q] + cc2[i] * y2[k, q]
+                                   + cd[i] * y2[k + 1, q])
+                    spb[i, q] = np.float32(v * audw[i]) if v > 0.0 else np.float32(0.0)
+            # subharmonic summation: the spectrum shifted down by log2(h) octaves, weighted 0.85^(h-1)
+            for i in range(nmag):
+                for q in range(nb):
+                    ssb[i, q] = spb[i, q]
+            scale = np.float32(0.85)
+            for s in shifts:
+                for j in range(s, nmag):
+                    for q in range(nb):
+                        ssb[j - s, q] += spb[j, q] * scale
+                scale = np.float32(scale * np.float32(0.85))
         mean = 0.0
         for j in range(nmag):
-            ss[j] = ss[j] / np.float32(15.0)
+            ss[j] = ssb[j, b] / np.float32(15.0)
             if ss[j] < 0:
                 ss[j] = 0.0
             mean += ss[j]
