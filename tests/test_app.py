@@ -26,13 +26,18 @@ HOSTILE = [
 ]
 
 
+def use_index(monkeypatch, path) -> None:
+    """Point the app at the index ``path`` ($EMOLAB_DB), without the demo library or warm-up."""
+    monkeypatch.setenv("EMOLAB_DB", str(path))
+    monkeypatch.setenv("EMOLAB_NO_DEMO", "1")
+    monkeypatch.setenv("EMOLAB_NO_WARMUP", "1")
+
+
 @pytest.fixture
 def db(tmp_path, monkeypatch):
     """The index the app opens ($EMOLAB_DB), filled with six songs with audio."""
     path = tmp_path / "app.duckdb"
-    monkeypatch.setenv("EMOLAB_DB", str(path))
-    monkeypatch.setenv("EMOLAB_NO_DEMO", "1")
-    monkeypatch.setenv("EMOLAB_NO_WARMUP", "1")
+    use_index(monkeypatch, path)
     fill_index(path, n_songs=6, audio_dir=tmp_path)
     return path
 
@@ -98,9 +103,7 @@ def test_library_text_filter(db):
 
 
 def test_empty_library_offers_the_demo_without_building_it(tmp_path, monkeypatch):
-    monkeypatch.setenv("EMOLAB_DB", str(tmp_path / "empty.duckdb"))
-    monkeypatch.setenv("EMOLAB_NO_DEMO", "1")
-    monkeypatch.setenv("EMOLAB_NO_WARMUP", "1")
+    use_index(monkeypatch, tmp_path / "empty.duckdb")
     at = open_page("library")
     assert_clean(at)
     assert "The library is empty." in [i.value for i in at.info]
@@ -146,9 +149,7 @@ def test_search_typed_values_rank_nearest_first(db):
 
 def test_search_and_explore_default_to_predictions_without_human_labels(tmp_path, monkeypatch):
     path = tmp_path / "predicted-only.duckdb"
-    monkeypatch.setenv("EMOLAB_DB", str(path))
-    monkeypatch.setenv("EMOLAB_NO_DEMO", "1")
-    monkeypatch.setenv("EMOLAB_NO_WARMUP", "1")
+    use_index(monkeypatch, path)
     fill_index(path, n_songs=6, audio_dir=tmp_path)
     with open_index(path) as index:
         index.con.execute("DELETE FROM annotations")
@@ -178,9 +179,7 @@ EXPLORE_CONTROLS = [(method, colour, source, raw)
 
 
 def test_explore_renders_for_every_combination_of_its_controls(explore_db, monkeypatch):
-    monkeypatch.setenv("EMOLAB_DB", str(explore_db))
-    monkeypatch.setenv("EMOLAB_NO_DEMO", "1")
-    monkeypatch.setenv("EMOLAB_NO_WARMUP", "1")
+    use_index(monkeypatch, explore_db)
     at = open_page("explore")
     assert_clean(at)
     assert at.radio(key="explore_source").value == "human"  # the index has human labels
