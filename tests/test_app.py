@@ -300,6 +300,37 @@ def test_models_page_describes_the_shipped_models_and_shows_their_scores(db):
     assert shown and str(Path.home()) + "/" not in shown  # no path of this machine
 
 
+def test_a_retrained_model_chosen_on_the_models_page_is_the_one_the_app_uses(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from emolab import retrain, ui
+    from emolab.models.static import StaticConfig
+
+    path = tmp_path / "labelled.duckdb"
+    use_index(monkeypatch, path)
+    monkeypatch.setenv("EMOLAB_HOME", str(tmp_path / "home"))
+    fill_index(path, n_songs=40)  # 20 songs with human labels
+    add_features(path)
+    config = StaticConfig(n_members=2, heads=("ridge",))
+    with open_index(path) as index:
+        model, folder = retrain.retrain_static(index, config=replace(config, tnn=replace(
+            config.tnn, epochs=1, positive_threshold=0.6, negative_threshold=0.7)))
+    at = open_page("models")
+    assert_clean(at)
+    box = at.selectbox(key="static_model_in_use")
+    assert box.value == "the shipped model" and folder.name in box.options
+    box.select(folder.name).run()
+    assert_clean(at)
+    assert retrain.static_model_in_use() == folder.name
+    assert ui.get_models().static.version == model.version  # what uploads and imports now use
+    assert ui.analysis_worker().models_dir == str(retrain.models_dir_in_use())
+    text = " ".join(m.value for m in at.markdown)
+    assert f"version `{model.version}`" in text  # the card shows the model in use
+    at.selectbox(key="static_model_in_use").select("the shipped model").run()
+    assert retrain.models_dir_in_use() is None and ui.get_models().static.version != model.version
+    ui.analysis_worker().close()
+
+
 def test_portable_paths_hide_this_machines_folders():
     from emolab import ui
     from emolab.config import PROJECT_ROOT
