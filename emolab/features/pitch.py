@@ -1,4 +1,4 @@
-"""openSMILE's IS13 pitch and voice-quality chain in numpy (F0, voicing, jitter, shimmer, HNR).
+"""openSMILE's IS13 pitch and voice-quality chain without openSMILE (F0, voicing, jitter, shimmer, HNR).
 
 A reimplementation, read from ``IS13_ComParE_core.lld.conf.inc`` (opensmile package) and
 openSMILE's sources (cSpecScale, cPitchShs, cPitchBase, cPitchSmootherViterbi,
@@ -19,6 +19,10 @@ cValbasedSelector, cPitchJitter, cContourSmoother), not a copy:
    (cross-correlation search within +-25 % of the F0 period), with openSMILE's state carried
    between frames;
 7. ``_sma``: 3-frame moving average over non-zero values only (zeros stay zero).
+
+The FFTs are batched numpy/scipy; the per-frame spectrum-to-candidates step, the Viterbi
+and the period loop are numba kernels (:mod:`emolab.features.pitch_kernels`, imported on
+first use). :func:`pitch_llds` is what :mod:`emolab.features.deam_fast` calls.
 """
 from __future__ import annotations
 
@@ -96,9 +100,12 @@ def pitch_candidates(y: np.ndarray, n: int, *, block: int = 1024):
     Parameters
     ----------
     y : np.ndarray, shape (n_samples,)
-        Audio at 44.1 kHz (16-bit values / 32768), at least ``(n - 1) * 441 + 2646`` long.
+        Audio at 44.1 kHz as openSMILE reads it (16-bit value / 32767), at least
+        ``(n - 1) * 441 + 2646`` samples.
     n : int
         Number of 10 ms frames.
+    block : int
+        Frames per batched FFT (memory: about 50 kB per frame).
 
     Returns
     -------
@@ -116,7 +123,7 @@ def pitch_candidates(y: np.ndarray, n: int, *, block: int = 1024):
     rms = np.zeros(n)
     for s in range(0, n, block):
         w = frames[s:s + block] * t["window"]
-        rms[s:s + len(w)] = np.sqrt(np.mean(w.astype(np.float64) ** 2, axis=1))
+        rms[s:s + len(w)] = np.sqrt(np.einsum("ij,ij->i", w, w) / FRAME)
         mag = np.abs(sfft.rfft(w, n=NFFT, axis=1))
         pitch_kernels.candidates(mag, t["sig"], t["pinv"], t["dx"], t["klo"], t["a"], t["b"],
                                  t["c"], t["d"], t["audw"], t["shifts"], t["fmin_t"], t["step_t"],
