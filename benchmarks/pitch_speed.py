@@ -73,7 +73,7 @@ def main(argv=None) -> int:
         f0, _, rms = state["cand"]
         states = state["states"]
         track = np.where((states < 6) & (rms > 0.001), f0[np.arange(n), np.minimum(states, 5)], 0.0)
-        pitch_kernels.voice_quality(wave.astype(np.float64), track.astype(np.float32), 0.25)
+        pitch_kernels.voice_quality(wave, track.astype(np.float32), 0.25)
 
     rows = [("fast extractor, 55 columns", best(lambda: deam_fast.raw_frames(sound.y, sound.sr), args.repeat))]
     stages = [("pitch: F0 candidates", best(candidates, args.repeat)),

@@ -117,7 +117,7 @@ def pitch_candidates(y: np.ndarray, n: int, *, block: int = 1024):
     from emolab.features import pitch_kernels
 
     t = _tables()
-    frames = np.lib.stride_tricks.sliding_window_view(y.astype(np.float32), FRAME)[::STEP][:n]
+    frames = np.lib.stride_tricks.sliding_window_view(np.asarray(y, dtype=np.float32), FRAME)[::STEP][:n]
     f0 = np.zeros((n, N_CAND), np.float32)
     voicing = np.zeros((n, N_CAND), np.float32)
     rms = np.zeros(n)
@@ -176,7 +176,7 @@ def pitch_llds(y: np.ndarray, n: int, *, voice: bool = True) -> dict:
     vp = np.where(gate, vp, 0.0)
     out = {"F0final_sma": sma_nonzero(f0), "voicingFinalUnclipped_sma": sma_nonzero(vp)}
     if voice:
-        vq = pitch_kernels.voice_quality(y.astype(np.float64), f0.astype(np.float32), 0.25)
+        vq = pitch_kernels.voice_quality(y, f0.astype(np.float32), 0.25)
         for j, name in enumerate(CONTOURS[2:]):
             out[name] = sma_nonzero(vq[:, j])
     return out

@@ -151,12 +151,13 @@ def _correlations(x, start, lo, hi, cc):
     p1 = np.zeros(2 * hi + 1)
     p2 = np.zeros(2 * hi + 1)
     for i in range(2 * hi):
-        p1[i + 1] = p1[i] + seg[i]
-        p2[i + 1] = p2[i] + seg[i] * seg[i]
+        v = float(seg[i])
+        p1[i + 1] = p1[i] + v
+        p2[i + 1] = p2[i] + v * v
     for L in range(lo, hi + 1):
         sxy = 0.0
         for i in range(L):
-            sxy += seg[i] * seg[i + L]
+            sxy += float(seg[i]) * float(seg[i + L])
         sx, sxx = p1[L], p2[L]
         sy, syy = p1[2 * L] - sx, p2[2 * L] - sxx
         cov = sxy - sx * sy / L
@@ -227,8 +228,8 @@ def voice_quality(wave, f0, search):
 
     Parameters
     ----------
-    wave : np.ndarray, shape (n_samples,), float64
-        44.1 kHz samples as openSMILE reads them (16-bit value / 32767).
+    wave : np.ndarray, shape (n_samples,), float32
+        44.1 kHz samples as openSMILE reads them (16-bit value / 32767); sums in float64.
     f0 : np.ndarray, shape (n,), float32
         F0 per frame after the energy gate (0 = unvoiced).
     search : float
