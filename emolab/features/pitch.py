@@ -121,10 +121,12 @@ def pitch_candidates(y: np.ndarray, n: int, *, block: int = 1024):
     f0 = np.zeros((n, N_CAND), np.float32)
     voicing = np.zeros((n, N_CAND), np.float32)
     rms = np.zeros(n)
+    buffer = np.zeros((min(block, n), NFFT), np.float32)      # zero-padded frames
     for s in range(0, n, block):
-        w = frames[s:s + block] * t["window"]
+        w = buffer[:min(block, n - s)]
+        np.multiply(frames[s:s + len(w)], t["window"], out=w[:, :FRAME])
         rms[s:s + len(w)] = np.sqrt(np.einsum("ij,ij->i", w, w) / FRAME)
-        mag = np.abs(sfft.rfft(w, n=NFFT, axis=1))
+        mag = np.abs(sfft.rfft(w, axis=1))
         pitch_kernels.candidates(mag, t["sig"], t["pinv"], t["dx"], t["klo"], t["a"], t["b"],
                                  t["c"], t["d"], t["audw"], t["shifts"], t["fmin_t"], t["step_t"],
                                  MIN_PITCH, MAX_PITCH, N_CAND, f0[s:s + len(w)], voicing[s:s + len(w)])
