@@ -94,3 +94,21 @@ def test_agrees_with_opensmile_on_generated_audio():
         a, b = fast[:, j], smile[:, j]
         assert np.allclose(a, b, rtol=0.02, atol=1e-3 * (np.abs(b).max() + 1e-9)) or \
             np.corrcoef(a, b)[0, 1] > 0.99, column
+
+
+def test_numba_only_when_pitch_columns_are_asked_for_and_never_opensmile():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, numpy as np\n"
+            "from emolab.features.deam_fast import deam_frames, PITCH_COLUMNS\n"
+            "y = (0.1 * np.random.default_rng(0).normal(size=44100 * 2)).astype('float32')\n"
+            "deam_frames(y, 44100)\n"
+            "print('numba' in sys.modules)\n"
+            "t, f = deam_frames(y, 44100, columns=PITCH_COLUMNS)\n"
+            "assert f.shape == (3, 12)\n"
+            "print('numba' in sys.modules, 'opensmile' in sys.modules)\n")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True", "False"]
