@@ -112,3 +112,12 @@ def test_numba_only_when_pitch_columns_are_asked_for_and_never_opensmile():
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True", "False"]
+
+
+def test_tone_cut_by_digital_silence_is_finite():
+    """Periods that reach into exact zeros (a correlation over silence) do not break the chain."""
+    y = voice(seconds=2.0, f0=150.0)
+    y[int(0.7 * SR):int(0.7 * SR) + 300] = 0.0
+    y[int(1.3 * SR):] = 0.0
+    v = song(y)
+    assert all(np.isfinite(x) for x in v.values()) and v["F0final_sma_amean"] > 0

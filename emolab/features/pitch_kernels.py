@@ -23,7 +23,7 @@ FRAME = 2646
 
 # ------------------------------------------------------------------------------ Viterbi
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _fweight(f):
     if 0.0 < f < 100.0:
         return 1.0 - f / 100.0
@@ -36,7 +36,7 @@ def _fweight(f):
     return 2.0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _local(f0, voicing, t, i, k, cutoff):
     if i < k:
         pv = max(min(float(voicing[t, i]), 1.0), 0.01)
@@ -48,7 +48,7 @@ def _local(f0, voicing, t, i, k, cutoff):
     return 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def viterbi_states(f0, voicing, cutoff, buflen):
     """Chosen state per frame (``k`` = unvoiced) of cPitchSmootherViterbi.
 
@@ -143,7 +143,7 @@ def viterbi_states(f0, voicing, cutoff, buflen):
 
 # ------------------------------------------------------------------ jitter, shimmer, HNR
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def _correlations(x, start, lo, hi, cc):
     """Pearson r of x[start:start+L] with x[start+L:start+2L], L = lo..hi (approximate
     arithmetic: only used to find the best period length)."""
@@ -167,7 +167,7 @@ def _correlations(x, start, lo, hi, cc):
         cc[L - lo] = cov / den if den > 0 else np.nan
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _pearson(x, a, L):
     """cPitchJitter's crossCorr of x[a:a+L] and x[a+L:a+2L], same summation order."""
     mx = 0.0
@@ -189,7 +189,7 @@ def _pearson(x, a, L):
     return cc / (np.sqrt(nx) * np.sqrt(ny))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _quad3(x1, y1, x2, y2, x3, y3):
     """smileMath_quadFrom3pts: vertex (x, y) of the parabola through 3 points."""
     den = x1 * x1 * x2 + x2 * x2 * x3 + x3 * x3 * x1 - x3 * x3 * x2 - x2 * x2 * x1 - x1 * x1 * x3
@@ -210,7 +210,7 @@ def _quad3(x1, y1, x2, y2, x3, y3):
     return x1, y1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _amplitude(x, a, n):
     hi = x[a + 1]
     lo = x[a + 1]
@@ -222,7 +222,7 @@ def _amplitude(x, a, n):
     return hi - lo
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def voice_quality(wave, f0, search):
     """cPitchJitter: jitterLocal, jitterDDP, shimmerLocal and logHNR per 10 ms frame.
 
@@ -378,7 +378,7 @@ def voice_quality(wave, f0, search):
 
 # ------------------------------------------------------------- spectrum -> F0 candidates
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def candidates(mag, sig, pinv, dx, klo, ca, cb, cc2, cd, audw, shifts, fmin_t, step_t,
                min_pitch, max_pitch, n_cand, out_f0, out_voice):
     """cSpecScale + cPitchShs + cPitchBase per frame (rows of ``mag``).
