@@ -40,6 +40,10 @@ MIN_PITCH, MAX_PITCH = 52.0, 620.0
 N_CAND = 6
 VOICING_CUTOFF = 0.7
 ENERGY_THRESHOLD = 0.001
+#: The default (cheaper) chain: F0 candidates every 20 ms from the bins up to 11025 Hz
+#: (``BINS``) on an octave axis of ``POINTS`` points; jitter, shimmer and HNR on the audio
+#: averaged over pairs of samples (22.05 kHz).
+FAST = {"hop": 2, "bins": 1025, "points": 1025, "decimate": 2}
 
 #: Contours of the chain (DEAM names without ``_amean``/``_stddev``), in output order.
 CONTOURS = ("F0final_sma", "voicingFinalUnclipped_sma", "jitterLocal_sma", "jitterDDP_sma",
@@ -48,42 +52,48 @@ CONTOURS = ("F0final_sma", "voicingFinalUnclipped_sma", "jitterLocal_sma", "jitt
 
 # ----------------------------------------------------------------------------- tables
 
-@functools.lru_cache(maxsize=1)
-def _tables():
-    """Window, octave-scale spline system and SHS constants (computed once)."""
-    n = np.arange(FRAME, dtype=np.float64)
-    half = (FRAME - 1) / 2.0
+@functools.lru_cache(maxsize=4)
+def _tables(sr=SR, frame=FRAME, nfft=NFFT, bins=None, points=None):
+    """Window, octave-scale spline system and SHS constants (computed once per setting).
+
+    ``bins``: FFT bins used (default all, ``nfft // 2 + 1``); ``points``: points of the octave
+    axis from 25 Hz to the last bin (default ``bins``, as openSMILE).
+    """
+    nmag = bins or nfft // 2 + 1
+    points = points or nmag
+    n = np.arange(frame, dtype=np.float64)
+    half = (frame - 1) / 2.0
     window = np.exp(-0.5 * ((n - half) / (0.4 * half)) ** 2)
-    frame_sec = np.float32(FRAME / SR * NFFT / FRAME)        # cTransformFFT's padded frame
+    frame_sec = np.float32(frame / sr * nfft / frame)        # cTransformFFT's padded frame
     delta_f = 1.0 / float(frame_sec)
-    max_f = delta_f * (NMAG - 1)
+    max_f = delta_f * (nmag - 1)
     # source knots on the log2 axis (bin 0 extrapolated linearly, as cSpecScale does)
-    x = np.empty(NMAG)
-    x[1:] = np.log2(np.arange(1, NMAG) * delta_f)
+    x = np.empty(nmag)
+    x[1:] = np.log2(np.arange(1, nmag) * delta_f)
     x[0] = 2 * x[1] - x[2]
     fmin_t, fmax_t = np.log2(25.0), np.log2(max_f)
-    step_t = (fmax_t - fmin_t) / (NMAG - 1)
-    target = fmin_t + np.arange(NMAG) * step_t
+    step_t = (fmax_t - fmin_t) / (points - 1)
+    target = fmin_t + np.arange(points) * step_t
     # natural cubic spline (Numerical Recipes' recursion; its coefficients depend on x only)
     dx = np.diff(x)
-    sig = np.zeros(NMAG)
-    pinv = np.zeros(NMAG)
+    sig = np.zeros(nmag)
+    pinv = np.zeros(nmag)
     coef = 0.0
-    for i in range(1, NMAG - 1):
+    for i in range(1, nmag - 1):
         sig[i] = dx[i - 1] / (x[i + 1] - x[i - 1])
         p = sig[i] * coef + 2.0
         pinv[i] = 1.0 / p
         coef = (sig[i] - 1.0) / p
-    lo = np.clip(np.searchsorted(x, target, side="right") - 1, 0, NMAG - 2)
+    lo = np.clip(np.searchsorted(x, target, side="right") - 1, 0, nmag - 2)
     hh = x[lo + 1] - x[lo]
     a = (x[lo + 1] - target) / hh
     b = (target - x[lo]) / hh
     c = (a ** 3 - a) * hh ** 2 / 6.0
     d = (b ** 3 - b) * hh ** 2 / 6.0
     n_octaves = np.log2(max_f / 25.0)
-    per_octave = NMAG / n_octaves
+    per_octave = points / n_octaves
     atan_s = per_octave * np.log2(65.0 / 50.0) - 1.0
-    audw = 0.5 + np.arctan(3.0 * (np.arange(NMAG) + 1 - atan_s) / per_octave) / np.pi
+    audw = 0.5 + np.arctan(3.0 * (np.arange(points) + 1 - atan_s) / per_octave) / np.pi
     per_octave32 = float(np.float32(per_octave))
     shifts = [int(np.floor(per_octave32 * np.log2(k))) for k in range(2, 16)]
     return {"window": window.astype(np.float32), "sig": sig, "pinv": pinv, "dx": dx,
@@ -94,7 +104,9 @@ def _tables():
 
 # ------------------------------------------------------------------ spectrum -> candidates
 
-def pitch_candidates(y: np.ndarray, n: int, *, block: int = 1024):
+def pitch_candidates(y: np.ndarray, n: int, *, block: int = 1024, sr: int = SR, step: int = STEP,
+                     frame: int = FRAME, nfft: int = NFFT, bins: int | None = None,
+                     points: int | None = None):
     """F0 candidates and voicing of the 60 ms frames, plus their windowed RMS.
 
     Parameters
@@ -106,6 +118,11 @@ def pitch_candidates(y: np.ndarray, n: int, *, block: int = 1024):
         Number of 10 ms frames.
     block : int
         Frames per batched FFT (memory: about 50 kB per frame).
+    sr, step, frame, nfft : int
+        Sample rate, hop, frame length and FFT size (openSMILE's: 44100, 441, 2646, 4096).
+    bins, points : int, optional
+        FFT bins used (default all) and points of the octave axis from 25 Hz to the last bin
+        used (default as many as bins; openSMILE: 2049 and 2049).
 
     Returns
     -------
@@ -116,17 +133,18 @@ def pitch_candidates(y: np.ndarray, n: int, *, block: int = 1024):
     """
     from emolab.features import pitch_kernels
 
-    t = _tables()
-    frames = np.lib.stride_tricks.sliding_window_view(np.asarray(y, dtype=np.float32), FRAME)[::STEP][:n]
+    t = _tables(sr, frame, nfft, bins, points)
+    bins = len(t["sig"])
+    frames = np.lib.stride_tricks.sliding_window_view(np.asarray(y, dtype=np.float32), frame)[::step][:n]
     f0 = np.zeros((n, N_CAND), np.float32)
     voicing = np.zeros((n, N_CAND), np.float32)
     rms = np.zeros(n)
-    buffer = np.zeros((min(block, n), NFFT), np.float32)      # zero-padded frames
+    buffer = np.zeros((min(block, n), nfft), np.float32)      # zero-padded frames
     for s in range(0, n, block):
         w = buffer[:min(block, n - s)]
-        np.multiply(frames[s:s + len(w)], t["window"], out=w[:, :FRAME])
-        rms[s:s + len(w)] = np.sqrt(np.einsum("ij,ij->i", w, w) / FRAME)
-        mag = np.abs(sfft.rfft(w, axis=1))
+        np.multiply(frames[s:s + len(w)], t["window"], out=w[:, :frame])
+        rms[s:s + len(w)] = np.sqrt(np.einsum("ij,ij->i", w, w) / frame)
+        mag = np.abs(sfft.rfft(w, axis=1)[:, :bins])
         pitch_kernels.candidates(mag, t["sig"], t["pinv"], t["dx"], t["klo"], t["a"], t["b"],
                                  t["c"], t["d"], t["audw"], t["shifts"], t["fmin_t"], t["step_t"],
                                  MIN_PITCH, MAX_PITCH, N_CAND, f0[s:s + len(w)], voicing[s:s + len(w)])
@@ -145,7 +163,24 @@ def sma_nonzero(x: np.ndarray) -> np.ndarray:
     return np.where(x != 0, total / np.maximum(count, 1.0), 0.0)
 
 
-def pitch_llds(y: np.ndarray, n: int, *, voice: bool = True) -> dict:
+def _upsample(x: np.ndarray, n: int, hop: int, *, interpolate: bool) -> np.ndarray:
+    """Values every ``hop`` frames onto every frame: frame ``hop * j + k`` takes value ``j``, or
+    (``interpolate``) the linear interpolation between values ``j`` and ``j + 1`` when both
+    are non-zero (voiced)."""
+    x = np.asarray(x, dtype=np.float64)
+    out = np.zeros((n,) + x.shape[1:])
+    right = np.concatenate([x[1:], x[-1:]])
+    both = (x != 0) & (right != 0)
+    for k in range(hop):
+        count = len(out[k::hop])
+        value = x[:count]
+        if interpolate and k:
+            value = np.where(both[:count], value + (k / hop) * (right[:count] - value), value)
+        out[k::hop] = value
+    return out
+
+
+def pitch_llds(y: np.ndarray, n: int, *, voice: bool = True, exact: bool = False) -> dict:
     """The six smoothed contours of the chain every 10 ms.
 
     Parameters
@@ -156,6 +191,14 @@ def pitch_llds(y: np.ndarray, n: int, *, voice: bool = True) -> dict:
         Number of 10 ms frames.
     voice : bool
         Also compute jitter, shimmer and HNR (the costly, sequential part).
+    exact : bool
+        openSMILE's chain as configured (44.1 kHz, 10 ms hop, 4096-point FFTs; the reference).
+        By default the same chain runs on the audio resampled to 22.05 kHz with a 20 ms hop
+        (2048-point FFTs, a 1025-point octave axis, the period search at 22.05 kHz), and the
+        20 ms values are put on the 10 ms grid (odd frames: the mean of both neighbours when
+        both are voiced, else the left one) before the smoothing: about 4x cheaper, its
+        values differ from openSMILE's by a near-affine map, which the calibration absorbs
+        (agreement in ``docs/features.md``).
 
     Returns
     -------
@@ -163,12 +206,21 @@ def pitch_llds(y: np.ndarray, n: int, *, voice: bool = True) -> dict:
         Keys from :data:`CONTOURS` (only the first two when ``voice`` is false).
     """
     # openSMILE reads the 16-bit samples as float32 v / 32767 (the caller gives v / 32768)
-    y = (np.round(np.asarray(y, dtype=np.float64) * 32768.0).astype(np.float32) / np.float32(32767.0))
+    if exact:
+        y = (np.round(np.asarray(y, dtype=np.float64) * 32768.0).astype(np.float32) / np.float32(32767.0))
+    else:  # the same to within a float32 rounding
+        y = np.asarray(y, dtype=np.float32) * np.float32(32768.0 / 32767.0)
     from emolab.features import pitch_kernels
 
-    cand, voicing, rms = pitch_candidates(y, n)
+    f = {"hop": 1, "bins": None, "points": None, "decimate": 1} if exact else FAST
+    m = (n + f["hop"] - 1) // f["hop"]
+    step = STEP * f["hop"]
+    need = (m - 1) * step + FRAME
+    if y.size < need:
+        y = np.concatenate([y, np.zeros(need - y.size, np.float32)])
+    cand, voicing, rms = pitch_candidates(y, m, step=step, bins=f["bins"], points=f["points"])
     states = pitch_kernels.viterbi_states(cand, voicing, float(np.float32(VOICING_CUTOFF)), 30)
-    rows = np.arange(n)
+    rows = np.arange(m)
     voiced = states < N_CAND
     pick = np.where(voiced, states, 0)
     f0 = np.where(voiced, cand[rows, pick], 0.0)
@@ -176,9 +228,23 @@ def pitch_llds(y: np.ndarray, n: int, *, voice: bool = True) -> dict:
     gate = rms > ENERGY_THRESHOLD
     f0 = np.where(gate, f0, 0.0)
     vp = np.where(gate, vp, 0.0)
+    vq = None
+    if voice:
+        d = f["decimate"]
+        wave = y
+        if d > 1:   # mean of d consecutive samples: a crude low-pass, then every d-th sample
+            wave = y[:y.size // d * d:d].copy()
+            for k in range(1, d):
+                wave += y[k:y.size // d * d:d]
+            wave *= np.float32(1.0 / d)
+        vq = pitch_kernels.voice_quality(wave, f0.astype(np.float32), 0.25, SR / d, step / d,
+                                          FRAME // d)
+    if f["hop"] > 1:
+        vp = _upsample(vp, n, f["hop"], interpolate=True)
+        vq = None if vq is None else _upsample(vq, n, f["hop"], interpolate=False)
+        f0 = _upsample(f0, n, f["hop"], interpolate=True)
     out = {"F0final_sma": sma_nonzero(f0), "voicingFinalUnclipped_sma": sma_nonzero(vp)}
     if voice:
-        vq = pitch_kernels.voice_quality(y, f0.astype(np.float32), 0.25)
         for j, name in enumerate(CONTOURS[2:]):
             out[name] = sma_nonzero(vq[:, j])
     return out

@@ -223,17 +223,23 @@ def _amplitude(x, a, n):
 
 
 @njit(cache=True, error_model="numpy")
-def voice_quality(wave, f0, search):
+def voice_quality(wave, f0, search, sr, step, frame):
     """cPitchJitter: jitterLocal, jitterDDP, shimmerLocal and logHNR per 10 ms frame.
 
     Parameters
     ----------
     wave : np.ndarray, shape (n_samples,), float32
-        44.1 kHz samples as openSMILE reads them (16-bit value / 32767); sums in float64.
+        Samples as openSMILE reads them (16-bit value / 32767); sums in float64.
     f0 : np.ndarray, shape (n,), float32
         F0 per frame after the energy gate (0 = unvoiced).
     search : float
         Relative period search range (0.25).
+    sr : float
+        Sample rate (openSMILE: 44100).
+    step : float
+        Frame hop in samples (openSMILE: 441; may be fractional).
+    frame : int
+        Frame length in samples (openSMILE: 2646).
 
     Returns
     -------
@@ -249,11 +255,12 @@ def voice_quality(wave, f0, search):
     last_jd = 0.0
     last_sh = 0.0
     total = wave.shape[0]
-    cc = np.zeros(2 * FRAME)
-    starts = np.zeros(FRAME + 4, np.int64)
+    cc = np.zeros(2 * frame)
+    starts = np.zeros(frame + 4, np.int64)
     for t in range(n):
         f = float(f0[t])
-        read0 = STEP + last_mis
+        # this frame's hop in samples (a non-integer hop is rounded frame by frame, no drift)
+        read0 = int(np.floor((t + 1) * step + 0.5)) - int(np.floor(t * step + 0.5)) + last_mis
         if f <= 0.0:
             last_idx += read0
             last_mis = 0
@@ -264,12 +271,12 @@ def voice_quality(wave, f0, search):
             last_sh = 0.0
             out[t, 3] = -100.0
             continue
-        tf = (1.0 / f) * SR
+        tf = (1.0 / f) * sr
         t0f = int(np.floor(tf + 0.5))
         lo = int(np.floor((1.0 - search) * tf))
         hi = int(np.ceil((1.0 + search) * tf))
         to_read = max(read0, 2 * hi + 2)
-        to_read = min(to_read, last_mis + FRAME)
+        to_read = min(to_read, last_mis + frame)
         n_t = min(to_read, total - last_idx)
         base = last_idx
         start = 0
@@ -310,7 +317,7 @@ def voice_quality(wave, f0, search):
                 y2 = _pearson(wave, base + os_, lo + best)
                 y3 = _pearson(wave, base + os_, lo + best + 1)
                 x, cc_i = _quad3(best - 1.0, y1, float(best), y2, best + 1.0, y3)
-                period = float(np.float32(abs(lo + x) * (1.0 / SR)))
+                period = float(np.float32(abs(lo + x) * (1.0 / sr)))
                 if min_cc == np.float32(-2.0) or min_cc > np.float32(cc_i):
                     min_cc = np.float32(cc_i)
                 if cc_i > min_cc:      # openSMILE's 'useBrokenJitterThresh'
@@ -383,27 +390,28 @@ def candidates(mag, sig, pinv, dx, klo, ca, cb, cc2, cd, audw, shifts, fmin_t, s
                min_pitch, max_pitch, n_cand, out_f0, out_voice):
     """cSpecScale + cPitchShs + cPitchBase per frame (rows of ``mag``).
 
-    ``mag`` (n, nmag) FFT magnitudes; the spline tables (``sig``, ``pinv``, ``dx``: the natural
-    spline's tridiagonal recursion; ``klo``, ``ca``..``cd``: evaluation at the octave-scale
-    points) and the auditory weights come from :func:`emolab.features.pitch._tables`.
+    ``mag`` (n, nmag) FFT magnitudes (the first nmag bins); the spline tables (``sig``,
+    ``pinv``, ``dx``: the natural spline's tridiagonal recursion over the nmag bins; ``klo``,
+    ``ca``..``cd``: evaluation at the points of the octave axis, as many or fewer) and the auditory weights come from :func:`emolab.features.pitch._tables`.
     Writes the candidates (Hz, 0 = none; the best-scored first) and their voicing.
     """
     n, nmag = mag.shape
+    nt = klo.shape[0]                        # points of the octave axis
     nb = 8                                   # frames side by side (the spline recursions
     y = np.empty(nmag)                       # are sequential along frequency)
     yb = np.empty((nmag, nb))
     y2 = np.zeros((nmag, nb))
     u = np.zeros((nmag, nb))
-    spb = np.empty((nmag, nb), np.float32)
-    ssb = np.empty((nmag, nb), np.float32)
+    spb = np.empty((nt, nb), np.float32)
+    ssb = np.empty((nt, nb), np.float32)
     inv_dx = 1.0 / dx
     six_span = np.zeros(nmag)
     six_span[1:nmag - 1] = 6.0 / (dx[1:] + dx[:-1])
     back = (sig - 1.0) * pinv
-    ss = np.empty(nmag, np.float32)
+    ss = np.empty(nt, np.float32)
     flag = np.empty(nmag, np.uint8)
     prevpk = np.empty(nmag, np.int64)
-    peaks = np.empty(nmag, np.int64)
+    peaks = np.empty(nt, np.int64)
     cf = np.zeros(n_cand)
     cs = np.zeros(n_cand, np.float32)
     cv = np.zeros(n_cand)
@@ -443,35 +451,35 @@ def candidates(mag, sig, pinv, dx, klo, ca, cb, cc2, cd, audw, shifts, fmin_t, s
             for i in range(nmag - 2, 0, -1):
                 for q in range(nb):
                     y2[i, q] = back[i] * y2[i + 1, q] + u[i, q]
-            for i in range(nmag):
+            for i in range(nt):
                 k = klo[i]
                 for q in range(nb):
                     v = np.float32(ca[i] * yb[k, q] + cb[i] * yb[k + 1, q] + cc2[i] * y2[k, q]
                                    + cd[i] * y2[k + 1, q])
                     spb[i, q] = np.float32(v * audw[i]) if v > 0.0 else np.float32(0.0)
             # subharmonic summation: the spectrum shifted down by log2(h) octaves, weighted 0.85^(h-1)
-            for i in range(nmag):
+            for i in range(nt):
                 for q in range(nb):
                     ssb[i, q] = spb[i, q]
             scale = np.float32(0.85)
             for s in shifts:
-                for j in range(s, nmag):
+                for j in range(s, nt):
                     for q in range(nb):
                         ssb[j - s, q] += spb[j, q] * scale
                 scale = np.float32(scale * np.float32(0.85))
         mean = 0.0
-        for j in range(nmag):
+        for j in range(nt):
             ss[j] = ssb[j, b] / np.float32(15.0)
             if ss[j] < 0:
                 ss[j] = 0.0
             mean += ss[j]
-        mean /= nmag
+        mean /= nt
         # the n_cand highest peaks, in score order (openSMILE's insertion)
         for j in range(n_cand):
             cs[j] = 0.0
             cf[j] = 0.0
         npk = 0
-        for i in range(1, nmag - 1):
+        for i in range(1, nt - 1):
             peaks[npk] = i
             npk += 1 if (ss[i - 1] < ss[i]) & (ss[i] > ss[i + 1]) else 0
         got = 0
