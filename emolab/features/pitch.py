@@ -43,7 +43,7 @@ ENERGY_THRESHOLD = 0.001
 #: The default (cheaper) chain: F0 candidates every 20 ms from the bins up to 11025 Hz
 #: (``BINS``) on an octave axis of ``POINTS`` points; jitter, shimmer and HNR on the audio
 #: averaged over pairs of samples (22.05 kHz).
-FAST = {"hop": 2, "bins": 1025, "points": 1025, "decimate": 2}
+FAST = {"hop": 1, "bins": None, "points": None, "coarse": 4, "peaks": 3}
 
 #: Contours of the chain (DEAM names without ``_amean``/``_stddev``), in output order.
 CONTOURS = ("F0final_sma", "voicingFinalUnclipped_sma", "jitterLocal_sma", "jitterDDP_sma",
@@ -206,13 +206,10 @@ def pitch_llds(y: np.ndarray, n: int, *, voice: bool = True, exact: bool = False
         Keys from :data:`CONTOURS` (only the first two when ``voice`` is false).
     """
     # openSMILE reads the 16-bit samples as float32 v / 32767 (the caller gives v / 32768)
-    if exact:
-        y = (np.round(np.asarray(y, dtype=np.float64) * 32768.0).astype(np.float32) / np.float32(32767.0))
-    else:  # the same to within a float32 rounding
-        y = np.asarray(y, dtype=np.float32) * np.float32(32768.0 / 32767.0)
+    y = (np.round(np.asarray(y, dtype=np.float64) * 32768.0).astype(np.float32) / np.float32(32767.0))
     from emolab.features import pitch_kernels
 
-    f = {"hop": 1, "bins": None, "points": None, "decimate": 1} if exact else FAST
+    f = {"hop": 1, "bins": None, "points": None, "coarse": 1, "peaks": 0} if exact else FAST
     m = (n + f["hop"] - 1) // f["hop"]
     step = STEP * f["hop"]
     need = (m - 1) * step + FRAME
@@ -230,15 +227,13 @@ def pitch_llds(y: np.ndarray, n: int, *, voice: bool = True, exact: bool = False
     vp = np.where(gate, vp, 0.0)
     vq = None
     if voice:
-        d = f["decimate"]
-        wave = y
-        if d > 1:   # mean of d consecutive samples: a crude low-pass, then every d-th sample
-            wave = y[:y.size // d * d:d].copy()
-            for k in range(1, d):
-                wave += y[k:y.size // d * d:d]
-            wave *= np.float32(1.0 / d)
-        vq = pitch_kernels.voice_quality(wave, f0.astype(np.float32), 0.25, SR / d, step / d,
-                                          FRAME // d)
+        c = f["coarse"]
+        coarse = y[:y.size // c * c:c].copy()
+        for k in range(1, c):      # mean of c consecutive samples (c = 1: unused)
+            coarse += y[k:y.size // c * c:c]
+        coarse *= np.float32(1.0 / c)
+        vq = pitch_kernels.voice_quality(y, f0.astype(np.float32), 0.25, float(SR), float(step), FRAME,
+                                         coarse, c, f["peaks"])
     if f["hop"] > 1:
         vp = _upsample(vp, n, f["hop"], interpolate=True)
         vq = None if vq is None else _upsample(vq, n, f["hop"], interpolate=False)

@@ -167,6 +167,76 @@ def _correlations(x, start, lo, hi, cc):
         cc[L - lo] = cov / den if den > 0 else np.nan
 
 
+@njit(cache=True, fastmath=True, error_model="numpy")
+def _correlations_range(x, start, lo, a, b, cc):
+    """:func:`_correlations` for the lags ``a..b`` only (same values), into ``cc[L - lo]``."""
+    seg = x[start:start + 2 * b]
+    p1 = np.zeros(2 * b + 1)
+    p2 = np.zeros(2 * b + 1)
+    for i in range(2 * b):
+        v = float(seg[i])
+        p1[i + 1] = p1[i] + v
+        p2[i + 1] = p2[i] + v * v
+    for L in range(a, b + 1):
+        sxy = 0.0
+        for i in range(L):
+            sxy += float(seg[i]) * float(seg[i + L])
+        sx, sxx = p1[L], p2[L]
+        sy, syy = p1[2 * L] - sx, p2[2 * L] - sxx
+        cov = sxy - sx * sy / L
+        vx = sxx - sx * sx / L
+        vy = syy - sy * sy / L
+        den = np.sqrt(max(vx, 0.0)) * np.sqrt(max(vy, 0.0))
+        cc[L - lo] = cov / den if den > 0 else np.nan
+
+
+@njit(cache=True, error_model="numpy")
+def _best_peak(cc, first, last):
+    """Index of the highest local maximum of ``cc`` among ``first..last`` (-1: none)."""
+    best = -1
+    for i in range(first, last + 1):
+        if cc[i - 1] < cc[i] and cc[i] > cc[i + 1]:
+            if best == -1 or cc[i] > cc[best]:
+                best = i
+    return best
+
+
+@njit(cache=True, error_model="numpy")
+def _period_search(wave, coarse_wave, coarse, pos, lo, hi, cc, ccc, n_peaks):
+    """cPitchJitter's best period index (lag ``lo + index``; -1: no correlation peak).
+
+    ``coarse`` 1: every lag ``lo..hi`` at the full rate (openSMILE). Otherwise the
+    ``n_peaks`` highest correlation peaks are first found on ``coarse_wave`` (``wave``
+    averaged over ``coarse`` samples), then refined at the full rate over the lags within
+    ``coarse + 1`` of each; the best refined peak wins (the full search when none is found):
+    the same result as openSMILE's whenever its peak is near one of the coarse ones.
+    """
+    if coarse > 1:
+        lo_c = lo // coarse
+        hi_c = hi // coarse
+        if hi_c - lo_c >= 3:
+            _correlations(coarse_wave, pos // coarse, lo_c, hi_c, ccc)
+            best = -1
+            for _ in range(n_peaks):
+                bc = _best_peak(ccc, 1, hi_c - lo_c - 2)
+                if bc == -1:
+                    break
+                ccc[bc] = -np.inf                 # the next highest peak on the next pass
+                centre = (lo_c + bc) * coarse
+                a = max(lo + 1, centre - coarse - 1)
+                b = min(hi - 2, centre + coarse + 1)
+                if a > b:
+                    continue
+                _correlations_range(wave, pos, lo, a - 1, b + 1, cc)
+                i = _best_peak(cc, a - lo, b - lo)
+                if i != -1 and (best == -1 or cc[i] > cc[best]):
+                    best = i
+            if best != -1:
+                return best
+    _correlations(wave, pos, lo, hi, cc)
+    return _best_peak(cc, 1, hi - lo - 2)
+
+
 @njit(cache=True, error_model="numpy")
 def _pearson(x, a, L):
     """cPitchJitter's crossCorr of x[a:a+L] and x[a+L:a+2L], same summation order."""
@@ -223,7 +293,7 @@ def _amplitude(x, a, n):
 
 
 @njit(cache=True, error_model="numpy")
-def voice_quality(wave, f0, search, sr, step, frame):
+def voice_quality(wave, f0, search, sr, step, frame, coarse_wave, coarse, n_peaks):
     """cPitchJitter: jitterLocal, jitterDDP, shimmerLocal and logHNR per 10 ms frame.
 
     Parameters
@@ -240,6 +310,11 @@ def voice_quality(wave, f0, search, sr, step, frame):
         Frame hop in samples (openSMILE: 441; may be fractional).
     frame : int
         Frame length in samples (openSMILE: 2646).
+    coarse_wave : np.ndarray, float32
+        ``wave`` averaged over ``coarse`` consecutive samples (unused when ``coarse`` is 1).
+    coarse : int
+        1: openSMILE's search over every period length; more: the coarse-to-fine search of
+        :func:`_period_search`, refining its ``n_peaks`` highest peaks.
 
     Returns
     -------
@@ -256,6 +331,7 @@ def voice_quality(wave, f0, search, sr, step, frame):
     last_sh = 0.0
     total = wave.shape[0]
     cc = np.zeros(2 * frame)
+    ccc = np.zeros(2 * frame)
     starts = np.zeros(frame + 4, np.int64)
     for t in range(n):
         f = float(f0[t])
@@ -294,12 +370,7 @@ def voice_quality(wave, f0, search, sr, step, frame):
         amp_diff = 0.0
         min_cc = np.float32(-2.0)
         while start < n_t - 2 * hi - 1:
-            _correlations(wave, base + start, lo, hi, cc)
-            best = -1
-            for i in range(1, hi - lo - 1):
-                if cc[i - 1] < cc[i] and cc[i] > cc[i + 1]:
-                    if best == -1 or cc[i] > cc[best]:
-                        best = i
+            best = _period_search(wave, coarse_wave, coarse, base + start, lo, hi, cc, ccc, n_peaks)
             if best == -1:
                 pp = t0f
                 start += t0f
