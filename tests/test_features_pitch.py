@@ -123,25 +123,26 @@ def test_tone_cut_by_digital_silence_is_finite():
     assert all(np.isfinite(x) for x in v.values()) and v["F0final_sma_amean"] > 0
 
 
-def test_default_chain_agrees_with_the_exact_port_on_generated_audio():
-    """The default (22.05 kHz period search, 20 ms F0 hop) contours against ``exact=True``,
-    frame by frame (0.5 s frames) on a tone with drifting pitch, perturbations and noise: F0
-    within 1 %, voicing within 0.05, HNR within 3 dB, jitter and shimmer within a factor 2
-    of the exact chain's song-level mean (both chains see the same perturbations)."""
+def test_cheaper_settings_agree_with_the_exact_port_on_generated_audio():
+    """The default chain is the exact port; the coarse-to-fine period search agrees with it
+    frame by frame (0.5 s frames) on tones with perturbations and noise: F0, voicing and HNR
+    within 0.1 %, jitter and shimmer within 10 % of the exact song-level mean (the chosen
+    period can differ where two correlation peaks are close)."""
     y = np.concatenate([voice(seconds=2.0, f0=f, period_jitter=j, amp_shimmer=s, seed=i)
                         for i, (f, j, s) in enumerate([(180.0, 0.0, 0.0), (260.0, 0.02, 0.1),
                                                        (140.0, 0.01, 0.3)])]).astype(np.float64)
     y = y + 0.02 * np.random.default_rng(4).normal(size=y.size)
     y = np.trunc(np.clip(y, -1.0, 32767 / 32768) * 32768.0) / 32768.0
     n = (y.size - 2646) // 441 + 1
-    exact, cheap = pitch_llds(y, n, exact=True), pitch_llds(y, n)
+    exact = pitch_llds(y, n, exact=True)
+    default = pitch_llds(y, n)
+    for name in CONTOURS:
+        np.testing.assert_array_equal(default[name], exact[name])
+    cheap = pitch_llds(y, n, settings={"coarse": 4, "peaks": 3})
     half = lambda x: x[:n // 50 * 50].reshape(-1, 50).mean(axis=1)  # noqa: E731
-    f0_e, f0_c = half(exact["F0final_sma"]), half(cheap["F0final_sma"])
-    np.testing.assert_allclose(f0_c, f0_e, rtol=0.01)
-    assert f0_e.min() > 100.0          # voiced throughout: a check that could fail
-    np.testing.assert_allclose(half(cheap["voicingFinalUnclipped_sma"]),
-                               half(exact["voicingFinalUnclipped_sma"]), atol=0.05)
-    np.testing.assert_allclose(half(cheap["logHNR_sma"]), half(exact["logHNR_sma"]), atol=3.0)
+    assert half(exact["F0final_sma"]).min() > 100.0     # voiced throughout
+    for name in ("F0final_sma", "voicingFinalUnclipped_sma", "logHNR_sma"):
+        np.testing.assert_allclose(half(cheap[name]), half(exact[name]), rtol=1e-3)
     for name in ("jitterLocal_sma", "jitterDDP_sma", "shimmerLocal_sma"):
         ratio = cheap[name].mean() / exact[name].mean()
-        assert 0.5 < ratio < 2.0, (name, ratio)
+        assert 0.9 < ratio < 1.1, (name, ratio)

@@ -40,10 +40,15 @@ MIN_PITCH, MAX_PITCH = 52.0, 620.0
 N_CAND = 6
 VOICING_CUTOFF = 0.7
 ENERGY_THRESHOLD = 0.001
-#: The default (cheaper) chain: F0 candidates every 20 ms from the bins up to 11025 Hz
-#: (``BINS``) on an octave axis of ``POINTS`` points; jitter, shimmer and HNR on the audio
-#: averaged over pairs of samples (22.05 kHz).
-FAST = {"hop": 1, "bins": None, "points": None, "coarse": 4, "peaks": 3}
+#: Settings of the default chain (``pitch_llds(..., exact=False)``): ``hop`` (F0 every
+#: ``hop`` 10 ms frames, the contours interpolated), ``bins`` (FFT bins used; None: all),
+#: ``points`` (octave-axis points; None: as many as bins), ``coarse`` (period search first on
+#: the audio averaged over ``coarse`` samples, then refined at 44.1 kHz around its ``peaks``
+#: highest peaks; 1: openSMILE's search). openSMILE's settings: every cheaper setting
+#: measured broke the agreement of jitter, shimmer and HNR or saved too little
+#: (docs/features.md, "Cost").
+EXACT = {"hop": 1, "bins": None, "points": None, "coarse": 1, "peaks": 0}
+FAST = dict(EXACT)
 
 #: Contours of the chain (DEAM names without ``_amean``/``_stddev``), in output order.
 CONTOURS = ("F0final_sma", "voicingFinalUnclipped_sma", "jitterLocal_sma", "jitterDDP_sma",
@@ -180,7 +185,8 @@ def _upsample(x: np.ndarray, n: int, hop: int, *, interpolate: bool) -> np.ndarr
     return out
 
 
-def pitch_llds(y: np.ndarray, n: int, *, voice: bool = True, exact: bool = False) -> dict:
+def pitch_llds(y: np.ndarray, n: int, *, voice: bool = True, exact: bool = False,
+               settings: dict | None = None) -> dict:
     """The six smoothed contours of the chain every 10 ms.
 
     Parameters
@@ -192,13 +198,14 @@ def pitch_llds(y: np.ndarray, n: int, *, voice: bool = True, exact: bool = False
     voice : bool
         Also compute jitter, shimmer and HNR (the costly, sequential part).
     exact : bool
-        openSMILE's chain as configured (44.1 kHz, 10 ms hop, 4096-point FFTs; the reference).
-        By default the same chain runs on the audio resampled to 22.05 kHz with a 20 ms hop
-        (2048-point FFTs, a 1025-point octave axis, the period search at 22.05 kHz), and the
-        20 ms values are put on the 10 ms grid (odd frames: the mean of both neighbours when
-        both are voiced, else the left one) before the smoothing: about 4x cheaper, its
-        values differ from openSMILE's by a near-affine map, which the calibration absorbs
-        (agreement in ``docs/features.md``).
+        openSMILE's chain as configured (44.1 kHz, 10 ms hop, 4096-point FFTs, the period
+        search over every length): the reference. Otherwise ``settings`` (default
+        :data:`FAST`, today the same as openSMILE's).
+    settings : dict, optional
+        Cheaper settings (keys of :data:`FAST`): e.g. ``{"coarse": 4, "peaks": 3}`` (the
+        coarse-to-fine period search) or ``{"hop": 2}`` (F0 every 20 ms, interpolated to
+        10 ms: odd frames take the mean of both neighbours when both are voiced, else the
+        left one). Their agreement and cost are in ``docs/features.md``.
 
     Returns
     -------
@@ -209,7 +216,7 @@ def pitch_llds(y: np.ndarray, n: int, *, voice: bool = True, exact: bool = False
     y = (np.round(np.asarray(y, dtype=np.float64) * 32768.0).astype(np.float32) / np.float32(32767.0))
     from emolab.features import pitch_kernels
 
-    f = {"hop": 1, "bins": None, "points": None, "coarse": 1, "peaks": 0} if exact else FAST
+    f = EXACT if exact else {**FAST, **(settings or {})}
     m = (n + f["hop"] - 1) // f["hop"]
     step = STEP * f["hop"]
     need = (m - 1) * step + FRAME
