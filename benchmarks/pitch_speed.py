@@ -1,13 +1,14 @@
 """CPU cost of the pitch chain (emolab.features.pitch) against openSMILE's, same file, same run.
 
-    .venv/bin/python benchmarks/pitch_speed.py [FILE] [--repeat 3]
+    .venv/bin/python benchmarks/pitch_speed.py [FILE] [--repeat 3] [--settings '{"hop": 2}']
 
 FILE defaults to ``weight_of_revenge.ogg`` of the pretraining corpus (4 min,
 ``~/.cache/emolab/pretrain/audio``). Decoding is excluded; each figure is the smallest
 ``time.process_time`` of ``--repeat`` runs in one process, per minute of audio:
 
 * the fast extractor's 55 columns (everything but the pitch chain), and all 67;
-* the pitch chain, exact (openSMILE's configuration) and default (``pitch.FAST``), by stage:
+* the pitch chain, exact (openSMILE's configuration) and default (``pitch.FAST``, updated by
+  ``--settings``), by stage:
   F0 candidates (60 ms FFTs, octave-scale spectrum, subharmonic summation), Viterbi,
   jitter/shimmer/HNR (the coarse-to-fine period search in the default); and
   ``pitch_llds`` whole (both include the 16-bit conversion and smoothing);
@@ -20,6 +21,7 @@ openSMILE's, which shares the machine's load.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -43,6 +45,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("file", nargs="?", default=None)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--settings", default="{}",
+                        help='JSON overriding pitch.FAST for the "default" rows, e.g. \'{"hop": 2}\'')
     args = parser.parse_args(argv)
     path = Path(args.file) if args.file else next(
         Path("~/.cache/emolab/pretrain/audio").expanduser().rglob("weight_of_revenge.ogg"))
@@ -65,7 +69,7 @@ def main(argv=None) -> int:
     wave = (np.round(y * 32768.0).astype(np.float32) / np.float32(32767.0))
 
     variants = {"exact": {"hop": 1, "bins": None, "points": None, "coarse": 1, "peaks": 0},
-                "default": pitch.FAST}
+                "default": {**pitch.FAST, **json.loads(args.settings)}}
     rows = [("fast extractor, 55 columns", best(lambda: deam_fast.raw_frames(sound.y, sound.sr), args.repeat))]
     chains = {}
     for label, f in variants.items():
@@ -92,7 +96,7 @@ def main(argv=None) -> int:
                   (f"pitch {label}: Viterbi", best(viterbi, args.repeat)),
                   (f"pitch {label}: jitter, shimmer, HNR", best(voice_quality, args.repeat))]
         rows += stages
-        chains[label] = best(lambda: pitch.pitch_llds(y, n, exact=label == "exact"), args.repeat)
+        chains[label] = best(lambda: pitch.pitch_llds(y, n, exact=label == "exact", settings=f), args.repeat)
         rows.append((f"pitch {label}: pitch_llds, all 6 contours", chains[label]))
     rows.append(("fast extractor, 67 columns (55 + pitch)", best(
         lambda: deam_fast.raw_frames(sound.y, sound.sr, columns=deam_fast.FAST_PITCH_COLUMNS), args.repeat)))

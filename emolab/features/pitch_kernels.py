@@ -370,7 +370,15 @@ def voice_quality(wave, f0, search, sr, step, frame, coarse_wave, coarse, n_peak
         amp_diff = 0.0
         min_cc = np.float32(-2.0)
         while start < n_t - 2 * hi - 1:
-            best = _period_search(wave, coarse_wave, coarse, base + start, lo, hi, cc, ccc, n_peaks)
+            if coarse > 1:
+                best = _period_search(wave, coarse_wave, coarse, base + start, lo, hi, cc, ccc, n_peaks)
+            else:    # openSMILE's search (kept inline: the same machine code as the exact port)
+                _correlations(wave, base + start, lo, hi, cc)
+                best = -1
+                for i in range(1, hi - lo - 1):
+                    if cc[i - 1] < cc[i] and cc[i] > cc[i + 1]:
+                        if best == -1 or cc[i] > cc[best]:
+                            best = i
             if best == -1:
                 pp = t0f
                 start += t0f
