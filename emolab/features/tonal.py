@@ -3,7 +3,7 @@
 DEAM's 74 openSMILE columns describe loudness, spectrum and MFCCs well (arousal) but say
 little about harmony: whether a song is in major or minor, how clearly it has a key, how
 often its harmony changes, its tempo. :func:`tonal_vector` computes those from audio with
-librosa (no openSMILE), for the valence second stage (:mod:`emolab.models.valence`).
+numpy and scipy (no openSMILE, no librosa; the definitions are librosa 0.11's), for the valence second stage (:mod:`emolab.models.valence`).
 
 All statistics are over the whole clip at 22,050 Hz, hop 512 samples (23 ms):
 
@@ -22,6 +22,8 @@ All statistics are over the whole clip at 22,050 Hz, hop 512 samples (23 ms):
   low-energy share, 13 MFCC means and deviations.
 """
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -86,6 +88,11 @@ def key_correlations(chroma_mean: np.ndarray) -> np.ndarray:
 def tonal_vector(y: np.ndarray, sr: int) -> np.ndarray:
     """Harmony, mode, rhythm and timbre statistics of a recording.
 
+    Computed with numpy/scipy alone from one STFT (no librosa: an analysis process never
+    imports it nor compiles its numba kernels); every statistic follows the librosa 0.11
+    function of the same name with the defaults listed in this module's docstring (a test
+    checks the vector against librosa's to 1e-4).
+
     Parameters
     ----------
     y : np.ndarray, shape (n_samples,)
@@ -98,18 +105,20 @@ def tonal_vector(y: np.ndarray, sr: int) -> np.ndarray:
     np.ndarray, shape (len(TONAL_COLUMNS),)
         In the order of :data:`TONAL_COLUMNS`; finite.
     """
-    import librosa
+    from emolab.audio import resample
+    from emolab.features.spectral import mel_filters
 
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1:
         raise ParameterError(f"tonal_vector needs mono audio of shape (n,), not {y.shape}.")
     if sr != SR:
-        y = librosa.resample(y, orig_sr=sr, target_sr=SR, res_type="soxr_hq")
+        y = resample(y, orig_sr=sr, target_sr=SR)
     if len(y) < SR:
         raise ParameterError("tonal_vector needs at least 1 second of audio.")
-    S = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP))
+    # Frames are rows here (t, 1025): every per-frame sum runs over contiguous memory.
+    S = _magnitude(y)
     power = S ** 2
-    chroma = librosa.feature.chroma_stft(S=power, sr=SR, tuning=0.0)
+    chroma = _normalize(np.ascontiguousarray((power @ _chroma_filters().T).T), np.inf)
     energy = chroma.sum(0)
     voiced = energy > 1e-6 * max(energy.max(), 1e-12)
     chroma_mean = chroma[:, voiced].mean(1) if voiced.any() else np.zeros(12)
@@ -129,28 +138,36 @@ def tonal_vector(y: np.ndarray, sr: int) -> np.ndarray:
     entropy = -(norm_chroma * np.log2(np.maximum(norm_chroma, 1e-12))).sum(0)
     flux = np.linalg.norm(np.diff(norm_chroma, axis=1), axis=0) if chroma.shape[1] > 1 else np.zeros(1)
 
-    tonnetz = librosa.feature.tonnetz(chroma=chroma, sr=SR)
+    tonnetz = _TONNETZ @ _normalize(chroma, 1)
     smooth = np.apply_along_axis(lambda r: np.convolve(r, np.ones(9) / 9, mode="same"), 1, tonnetz)
     hcdf = np.linalg.norm(smooth[:, 2:] - smooth[:, :-2], axis=0) if smooth.shape[1] > 2 else np.zeros(1)
 
-    mel = librosa.feature.melspectrogram(S=power, sr=SR, n_mels=64)
-    mel_db = librosa.power_to_db(mel)
-    onset = librosa.onset.onset_strength(S=mel_db, sr=SR)
-    tempo = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=onset, sr=SR, hop_length=HOP))[0])
-    ac = librosa.autocorrelate(onset - onset.mean())
+    mel_db = _power_to_db(np.ascontiguousarray((power @ mel_filters(SR, N_FFT, 64).T).T))
+    onset = _onset_strength(mel_db)
+    tempo = _tempo(onset)
+    ac = _autocorrelate(onset - onset.mean())
     ac = ac / max(ac[0], 1e-12)
     lo, hi = int(0.25 * SR / HOP), int(2.0 * SR / HOP)
     pulse = float(ac[lo:hi].max()) if len(ac) > hi else 0.0
 
-    rms = librosa.feature.rms(S=S, frame_length=N_FFT)[0]
-    contrast = librosa.feature.spectral_contrast(S=S, sr=SR)
-    spectral = np.vstack([
-        librosa.feature.spectral_centroid(S=S, sr=SR)[0] / 1000.0,
-        librosa.feature.spectral_bandwidth(S=S, sr=SR)[0] / 1000.0,
-        librosa.feature.spectral_rolloff(S=S, sr=SR)[0] / 1000.0,
-        librosa.feature.spectral_flatness(S=S)[0],
-    ])
-    mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=13)
+    freq = np.fft.rfftfreq(N_FFT, d=1.0 / SR)
+    edges = 0.5 * (power[:, 0].astype(np.float64) + power[:, -1])   # DC and Nyquist count half
+    rms = np.sqrt(2 * (power.sum(1, dtype=np.float64) - edges) / N_FFT ** 2)
+    contrast = _spectral_contrast(S, freq)
+    S_norm = _normalize(S.T, 1).T
+    centroid = S_norm @ freq
+    bandwidth = np.sqrt(np.einsum("tf,tf->t", S_norm, (freq[None, :] - centroid[:, None]) ** 2))
+    del S_norm
+    total = np.cumsum(S, axis=1)
+    rolloff_bin = np.argmax(total >= 0.85 * total[:, -1:], axis=1)
+    del total
+    thresh = np.maximum(1e-10, power)
+    flatness = np.exp(np.log(thresh).mean(1)) / thresh.mean(1)
+    del thresh
+    spectral = np.vstack([centroid / 1000.0, bandwidth / 1000.0, freq[rolloff_bin] / 1000.0, flatness])
+    from scipy.fft import dct
+
+    mfcc = dct(mel_db, axis=0, type=2, norm="ortho")[:13]
 
     scalars = [corr[:12].max(), corr[12:].max(), corr[:12].max() - corr[12:].max(), corr.max(), major_share,
                hcdf.mean(), hcdf.std(), entropy.mean(), flux.mean(),
@@ -162,3 +179,135 @@ def tonal_vector(y: np.ndarray, sr: int) -> np.ndarray:
         spectral.mean(1), spectral.std(1), mfcc.mean(1), mfcc.std(1),
     ])
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+# ----------------------------------------------------------------------------- librosa 0.11, in numpy
+def _magnitude(y: np.ndarray) -> np.ndarray:
+    """``np.abs(librosa.stft(y, n_fft=2048, hop_length=512))``: periodic Hann window, centred
+    frames (zero padding), the FFT in float64 stored as complex64 (as librosa does: the
+    spectral-contrast valleys of near-silent bands are rounding noise, so the precision matters).
+
+    Returns
+    -------
+    np.ndarray, shape (1 + len(y) // HOP, 1 + N_FFT // 2), float32
+        Frames as rows (librosa's transpose).
+    """
+    from scipy import fft
+
+    padded = np.pad(np.asarray(y, dtype=np.float32), N_FFT // 2)
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
+    out = np.empty((frames.shape[0], 1 + N_FFT // 2), dtype=np.float32)
+    for start in range(0, len(frames), 1024):  # blocks: the float64 frames stay small
+        spec = fft.rfft(frames[start:start + 1024] * window, axis=1).astype(np.complex64)
+        out[start:start + 1024] = np.abs(spec)
+    return out
+
+
+def _normalize(S: np.ndarray, norm) -> np.ndarray:
+    """``librosa.util.normalize(S, norm=norm, axis=0)``: columns scaled to unit norm (zero ones kept)."""
+    mag = np.abs(S)
+    length = mag.max(0) if norm == np.inf else mag.sum(0)
+    length = np.where(length < np.finfo(S.dtype).tiny, 1.0, length).astype(S.dtype)
+    return S / length
+
+
+@functools.lru_cache(maxsize=1)
+def _chroma_filters() -> np.ndarray:
+    """``librosa.filters.chroma(sr=22050, n_fft=2048, tuning=0.0)``, shape (12, 1025), float32."""
+    n_chroma = 12
+    frequencies = np.linspace(0, SR, N_FFT, endpoint=False)[1:]
+    frqbins = n_chroma * np.log2(frequencies / (440.0 / 16))
+    frqbins = np.concatenate(([frqbins[0] - 1.5 * n_chroma], frqbins))
+    binwidthbins = np.concatenate((np.maximum(frqbins[1:] - frqbins[:-1], 1.0), [1]))
+    D = np.subtract.outer(frqbins, np.arange(0, n_chroma, dtype="d")).T
+    half = np.round(float(n_chroma) / 2)
+    D = np.remainder(D + half + 10 * n_chroma, n_chroma) - half
+    wts = np.exp(-0.5 * (2 * D / np.tile(binwidthbins, (n_chroma, 1))) ** 2)
+    length = np.sqrt((wts ** 2).sum(0))
+    wts = wts / np.where(length < np.finfo(wts.dtype).tiny, 1.0, length)
+    wts *= np.tile(np.exp(-0.5 * (((frqbins / n_chroma - 5.0) / 2.0) ** 2)), (n_chroma, 1))
+    wts = np.roll(wts, -3, axis=0)
+    return np.ascontiguousarray(wts[:, : 1 + N_FFT // 2], dtype=np.float32)
+
+
+def _tonnetz_matrix() -> np.ndarray:
+    """librosa's tonal-centroid projection (Harte et al. 2006), shape (6, 12)."""
+    V = np.multiply.outer(np.array([7.0 / 6, 7.0 / 6, 3.0 / 2, 3.0 / 2, 2.0 / 3, 2.0 / 3]),
+                          np.linspace(0, 12, num=12, endpoint=False))
+    V[::2] -= 0.5
+    return np.array([1, 1, 1, 1, 0.5, 0.5])[:, None] * np.cos(np.pi * V)
+
+
+_TONNETZ = _tonnetz_matrix()
+
+
+def _power_to_db(S: np.ndarray, *, amin: float = 1e-10, top_db: float = 80.0) -> np.ndarray:
+    """``librosa.power_to_db(S)`` (ref 1, floor ``max - 80`` dB)."""
+    log_spec = 10.0 * np.log10(np.maximum(amin, S))
+    return np.maximum(log_spec, log_spec.max() - top_db)
+
+
+def _onset_strength(mel_db: np.ndarray) -> np.ndarray:
+    """``librosa.onset.onset_strength(S=mel_db)``: mean positive dB rise, shifted for centring."""
+    env = np.maximum(0.0, mel_db[:, 1:] - mel_db[:, :-1]).mean(0)
+    return np.pad(env, (1 + N_FFT // (2 * HOP), 0))[: mel_db.shape[1]]
+
+
+def _autocorrelate(y: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``librosa.autocorrelate``: full-length autocorrelation along ``axis`` via the FFT."""
+    from scipy import fft
+
+    n = y.shape[axis]
+    n_pad = fft.next_fast_len(2 * n - 1, real=True)
+    spec = fft.rfft(y, n=n_pad, axis=axis)
+    ac = fft.irfft(spec.real ** 2 + spec.imag ** 2, n=n_pad, axis=axis)
+    return np.take(ac, np.arange(n), axis=axis)
+
+
+def _tempo(onset: np.ndarray, *, start_bpm: float = 120.0, max_tempo: float = 320.0) -> float:
+    """``librosa.feature.tempo(onset_envelope=onset)``: the mean tempogram's peak under a log-normal prior."""
+    win = int(np.floor(8.0 * SR / HOP))
+    n = onset.shape[-1]
+    padded = np.pad(onset, win // 2, mode="linear_ramp", end_values=[0, 0])
+    frames = np.lib.stride_tricks.sliding_window_view(padded, win)[:n]       # (n, win)
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win) / win)
+    tg = _autocorrelate(frames * window, axis=1)
+    peak = np.abs(tg).max(1, keepdims=True)
+    tg = (tg / np.where(peak < np.finfo(tg.dtype).tiny, 1.0, peak)).mean(0)
+    with np.errstate(divide="ignore"):
+        bpms = 60.0 * SR / (HOP * np.arange(win, dtype=float))
+    bpms[0] = np.inf
+    with np.errstate(divide="ignore"):
+        logprior = -0.5 * ((np.log2(bpms) - np.log2(start_bpm)) / 1.0) ** 2
+    logprior[: int(np.argmax(bpms < max_tempo))] = -np.inf
+    return float(bpms[int(np.argmax(np.log1p(1e6 * tg) + logprior))])
+
+
+def _spectral_contrast(S: np.ndarray, freq: np.ndarray, *, fmin: float = 200.0, n_bands: int = 6,
+                       quantile: float = 0.02) -> np.ndarray:
+    """``librosa.feature.spectral_contrast(S=S.T)``: peak minus valley (dB) in 7 octave bands.
+
+    ``S`` has frames as rows, shape (t, 1025); returns shape (7, t).
+    """
+    octa = np.zeros(n_bands + 2)
+    octa[1:] = fmin * (2.0 ** np.arange(0, n_bands + 1))
+    valley = np.zeros((n_bands + 1, S.shape[0]))
+    peak = np.zeros_like(valley)
+    for k, (f_low, f_high) in enumerate(zip(octa[:-1], octa[1:])):
+        band = np.logical_and(freq >= f_low, freq <= f_high)
+        idx = np.flatnonzero(band)
+        if k > 0:
+            band[idx[0] - 1] = True
+        if k == n_bands:
+            band[idx[-1] + 1:] = True
+        cols = np.flatnonzero(band)
+        if k < n_bands:
+            cols = cols[:-1]
+        sub = S[:, cols[0]:cols[-1] + 1]
+        q = int(max(np.rint(quantile * np.sum(band)), 1))
+        m = sub.shape[1]
+        part = np.partition(sub, (q - 1, m - q), axis=1) if m > 1 else sub
+        valley[k] = part[:, :q].mean(1)
+        peak[k] = part[:, m - q:].mean(1)
+    return _power_to_db(peak) - _power_to_db(valley)
