@@ -179,27 +179,44 @@ def fast_llds(y: np.ndarray, sr: int) -> dict:
     dict of str -> np.ndarray, shape (n_lld_frames,) or (n_lld_frames, k)
         Keys are DEAM contour names without ``[k]`` (``pcm_fftMag_mfcc_sma`` holds 14 columns).
     """
-    y = np.clip(mono_at_rate(y, sr, target_sr=_SR, min_seconds=WINDOW_SECONDS), -1.0, 32767 / 32768)
+    y = mono_at_rate(y, sr, target_sr=_SR, min_seconds=WINDOW_SECONDS)
     # openSMILE's Python front end hands the C library 16-bit samples, truncated toward 0
     # (x * 32768 cast to int16): quiet passages become exact zeros there, so here too.
-    y = np.trunc(y.astype(np.float64) * 32768.0) / 32768.0
+    # (x * 32768 and the truncation are exact in float32: the int16 values are kept there.)
+    y = np.trunc(np.clip(y * np.float32(32768.0), -32768.0, 32767.0, dtype=np.float32))
+    y = y.astype(np.float64) / 32768.0
     n = max(1, (y.size - _FRAME60) // _STEP + 1)
     if y.size < _FRAME60:
         y = np.pad(y, (0, _FRAME60 - y.size))
     t = _tables()
-    starts = np.arange(n) * _STEP
-    # RMS energy of the unwindowed 20 ms frames, from running sums (no frame matrix).
-    c2 = np.concatenate([[0.0], np.cumsum(y * y)])
-    rms = np.sqrt(np.maximum(c2[starts + _FRAME20] - c2[starts], 0.0) / _FRAME20)
+    # Every frame starts on a multiple of the 10 ms hop and spans whole hops (20 ms = 2 hops,
+    # 60 ms = 6 hops): sums over frames are sums of per-hop block sums (no frame matrix).
+    n_blocks = n + _FRAME60 // _STEP
+    blocks = np.zeros(n_blocks * _STEP)
+    blocks[:min(y.size, blocks.size)] = y[:blocks.size]
+    energy = np.einsum("ij,ij->i", *(blocks.reshape(n_blocks, _STEP),) * 2)
+    # RMS energy of the unwindowed 20 ms frames.
+    rms = np.sqrt((energy[:n] + energy[1:n + 1]) / _FRAME20)
     # cMZcr on the 60 ms frames: a crossing at i when x[i-1] x[i] < 0, or x[i] == 0
     # between samples of opposite sign (or zeros), for i = 1 .. N-2 of the frame; / N.
-    crossing = ((y[:-2] * y[2:] <= 0) & (y[1:-1] == 0)) | (y[:-2] * y[1:-1] < 0)
-    cz = np.concatenate([[0], np.cumsum(crossing)])   # cz[i] = crossings at samples 1 .. i
-    zcr = (cz[starts + _FRAME60 - 2] - cz[starts]) / _FRAME60
-    spec = np.fft.rfft(_frames(y, _FRAME20, n) * np.hamming(_FRAME20), n=_NFFT, axis=1)[:, 1:]
-    mag = np.abs(spec).astype(np.float64)
+    # crossing[j] is the crossing at sample j + 1; a frame starting at s counts j in [s, s + N - 3].
+    crossing = np.zeros(n_blocks * _STEP, dtype=np.int32)
+    left, mid, right = y[:-2], y[1:-1], y[2:]
+    hits = ((left * right <= 0) & (mid == 0)) | (left * mid < 0)
+    crossing[:min(hits.size, crossing.size)] = hits[:crossing.size]
+    per_block = crossing.reshape(n_blocks, _STEP).sum(axis=1)
+    cum = np.concatenate([[0], np.cumsum(per_block)])
+    starts = np.arange(n) * _STEP
+    in_frame = cum[np.arange(n) + _FRAME60 // _STEP] - cum[:n] \
+        - crossing[starts + _FRAME60 - 2] - crossing[starts + _FRAME60 - 1]
+    zcr = in_frame / _FRAME60
+    from scipy import fft
+
+    spec = fft.rfft(_frames(y, _FRAME20, n) * np.hamming(_FRAME20), n=_NFFT, axis=1)
+    power = spec.real[:, 1:] ** 2
+    power += spec.imag[:, 1:] ** 2
     del spec
-    power = mag * mag
+    mag = np.sqrt(power)
     total = power.sum(axis=1)
     safe = np.where(total > 0, total, 1.0)
     f = t["freqs"]
