@@ -33,10 +33,10 @@ def load_models(models_dir: str | Path | None = None) -> Models:
     # Only "no usable model file" (ModelError, FileNotFoundError) means "not trained yet";
     # anything else (a broken import, a bug) must fail loudly, not look like a missing model.
     from emolab.models.dynamic import DynamicEmotionModel
-    from emolab.models.static import StaticEmotionModel
+    from emolab.models.static_fast import load_static
 
-    try:
-        models.static = StaticEmotionModel.load(models_dir / "static")
+    try:  # prediction-only form: numpy arrays, no scikit-learn or torch (emolab.models.static_fast)
+        models.static = load_static(models_dir / "static")
     except (ModelError, FileNotFoundError) as exc:
         models.static_error = str(exc) or "The static model is not trained yet."
     try:

@@ -243,16 +243,17 @@ def _label(name: str) -> str:
 
 
 def _load_models(models_dir):
-    import torch
-
     from emolab.predict import load_models
 
-    torch.set_num_threads(1)
-    models = load_models(models_dir)
-    if models.static is not None:
-        from emolab.models.fast_heads import compile_member
+    models = load_models(models_dir)  # the static model's numpy form: no torch, no scikit-learn
+    if "torch" in sys.modules:  # an older model that still needs torch (a VAE-LSTM curve)
+        sys.modules["torch"].set_num_threads(1)
+    from emolab.models.static_fast import FastStaticModel
 
-        for member in models.static.members:  # flattened now, not on the first song
+    if models.static is not None and not isinstance(models.static, FastStaticModel):
+        from emolab.models.fast_heads import compile_member  # the full model: flatten its heads now
+
+        for member in models.static.members:
             compile_member(member)
     return models
 
@@ -272,7 +273,7 @@ def _serve(conn, models_dir, with_models: bool, extractor: str = "fast",
         os.nice(nice)  # the app's server and the browser stay responsive while it works
 
     models = None
-    if with_models:  # torch only when predicting: importing it costs seconds
+    if with_models:  # the models load while the first recording decodes
         models = ThreadPoolExecutor(1, thread_name_prefix="emolab-models").submit(
             _load_models, models_dir).result
     conn.send("ready")

@@ -13,14 +13,14 @@ together, level by level. :func:`member_predict` returns what
 from __future__ import annotations
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.linear_model import RidgeCV
-from sklearn.svm import SVR
 
 from emolab.exceptions import ModelError
 
+# scikit-learn is imported only where fitted estimators are read (compile_member, head_arrays):
+# emolab.models.static_fast predicts with these functions in processes that never import it.
 
-def _yeo_johnson(X: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
+
+def yeo_johnson(X: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
     """scipy's Yeo-Johnson transform (the one scikit-learn calls), all columns at once."""
     out = np.empty_like(X)
     pos = X >= 0
@@ -38,55 +38,77 @@ def _yeo_johnson(X: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
     return out
 
 
-class _Trees:
-    """All trees of a fitted ``HistGradientBoostingRegressor`` as flat arrays."""
+def tree_arrays(hgb) -> dict:
+    """All trees of a fitted ``HistGradientBoostingRegressor`` as flat arrays (see :func:`walk_trees`)."""
+    if getattr(hgb, "is_categorical_", None) is not None and np.any(hgb.is_categorical_):
+        raise ModelError("Boosted heads with categorical features are not supported.")
+    if hgb.n_trees_per_iteration_ != 1:
+        raise ModelError("Only single-output boosted heads are supported.")
+    trees = [predictors[0].nodes for predictors in hgb._predictors]
+    sizes = np.array([len(t) for t in trees])
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    nodes = np.concatenate(trees)
+    shift = np.repeat(offsets, sizes)
+    leaf = nodes["is_leaf"].astype(bool)
+    return {"kind": np.array("hgb"), "roots": offsets.astype(np.intp),
+            "value": nodes["value"].astype(np.float64), "feature": nodes["feature_idx"].astype(np.intp),
+            "threshold": nodes["num_threshold"].astype(np.float64),
+            "missing_left": nodes["missing_go_to_left"].astype(bool), "leaf": leaf,
+            "left": np.where(leaf, 0, nodes["left"].astype(np.intp) + shift),
+            "right": np.where(leaf, 0, nodes["right"].astype(np.intp) + shift),
+            "depth": np.array(int(nodes["depth"].max()) if len(nodes) else 0),
+            "baseline": np.array(float(np.ravel(hgb._baseline_prediction)[0]))}
 
-    def __init__(self, hgb: HistGradientBoostingRegressor):
-        if getattr(hgb, "is_categorical_", None) is not None and np.any(hgb.is_categorical_):
-            raise ModelError("Boosted heads with categorical features are not supported.")
-        if hgb.n_trees_per_iteration_ != 1:
-            raise ModelError("Only single-output boosted heads are supported.")
-        trees = [predictors[0].nodes for predictors in hgb._predictors]
-        sizes = np.array([len(t) for t in trees])
-        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        nodes = np.concatenate(trees)
-        shift = np.repeat(offsets, sizes)
-        self.roots = offsets
-        self.value = nodes["value"].astype(np.float64)
-        self.feature = nodes["feature_idx"].astype(np.intp)
-        self.threshold = nodes["num_threshold"].astype(np.float64)
-        self.missing_left = nodes["missing_go_to_left"].astype(bool)
-        self.leaf = nodes["is_leaf"].astype(bool)
-        self.left = np.where(self.leaf, 0, nodes["left"].astype(np.intp) + shift)
-        self.right = np.where(self.leaf, 0, nodes["right"].astype(np.intp) + shift)
-        self.depth = int(nodes["depth"].max()) if len(nodes) else 0
-        self.baseline = float(np.ravel(hgb._baseline_prediction)[0])
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        node = np.broadcast_to(self.roots, (X.shape[0], len(self.roots))).copy()
-        rows = np.arange(X.shape[0])[:, None]
-        for _ in range(self.depth):
-            x = X[rows, self.feature[node]]
-            go_left = np.where(np.isnan(x), self.missing_left[node], x <= self.threshold[node])
-            node = np.where(self.leaf[node], node, np.where(go_left, self.left[node], self.right[node]))
-        return self.baseline + self.value[node].sum(axis=1)
+def walk_trees(t: dict, X: np.ndarray) -> np.ndarray:
+    """Sum of all trees of :func:`tree_arrays` for each row of ``X``, walked level by level."""
+    roots, feature, threshold = t["roots"], t["feature"], t["threshold"]
+    leaf, left, right, missing_left = t["leaf"], t["left"], t["right"], t["missing_left"]
+    node = np.broadcast_to(roots, (X.shape[0], len(roots))).copy()
+    rows = np.arange(X.shape[0])[:, None]
+    for _ in range(int(t["depth"])):
+        x = X[rows, feature[node]]
+        go_left = np.where(np.isnan(x), missing_left[node], x <= threshold[node])
+        node = np.where(leaf[node], node, np.where(go_left, left[node], right[node]))
+    return float(t["baseline"]) + t["value"][node].sum(axis=1)
+
+
+def head_arrays(head) -> dict | None:
+    """A fitted head (RBF SVR, RidgeCV, squared-error boosted trees) as named arrays, or None."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.linear_model import RidgeCV
+    from sklearn.svm import SVR
+
+    if isinstance(head, SVR) and head.kernel == "rbf":
+        sv = np.asarray(head.support_vectors_, dtype=np.float64)
+        return {"kind": np.array("svr"), "sv": sv, "sv_sq": (sv ** 2).sum(axis=1),
+                "dual": np.asarray(head.dual_coef_[0], dtype=np.float64),
+                "intercept": np.array(float(head.intercept_[0])), "gamma": np.array(float(head._gamma))}
+    if isinstance(head, RidgeCV):
+        return {"kind": np.array("ridge"), "coef": np.ravel(head.coef_).astype(np.float64),
+                "intercept": np.array(float(np.ravel(head.intercept_)[0]))}
+    if isinstance(head, HistGradientBoostingRegressor) and head.loss == "squared_error":
+        return tree_arrays(head)
+    return None
 
 
 def _head(head):
-    if isinstance(head, SVR) and head.kernel == "rbf":
-        sv, dual, b, gamma = head.support_vectors_, head.dual_coef_[0], float(head.intercept_[0]), head._gamma
-        sv_sq = (sv ** 2).sum(axis=1)
+    fields = head_arrays(head)
+    if fields is None:
+        return head.predict  # anything else: scikit-learn's own path
+    kind = str(fields["kind"])
+    if kind == "svr":
+        sv, sv_sq, dual = fields["sv"], fields["sv_sq"], fields["dual"]
+        b, gamma = float(fields["intercept"]), float(fields["gamma"])
 
         def svr(H):
             d2 = (H ** 2).sum(axis=1)[:, None] + sv_sq[None, :] - 2.0 * H @ sv.T
             return np.exp(-gamma * np.maximum(d2, 0.0)) @ dual + b
         return svr
-    if isinstance(head, RidgeCV):
-        coef, b = np.ravel(head.coef_), float(np.ravel(head.intercept_)[0])
+    if kind == "ridge":
+        coef, b = fields["coef"], float(fields["intercept"])
         return lambda H: H @ coef + b
-    if isinstance(head, HistGradientBoostingRegressor) and head.loss == "squared_error":
-        return _Trees(head).predict
-    return head.predict  # anything else: scikit-learn's own path
+    return lambda H: walk_trees(fields, H)
 
 
 def compile_member(member) -> dict:
@@ -113,7 +135,7 @@ def member_predict(member, X: np.ndarray) -> np.ndarray:
     """``_Member.predict``: (valence, arousal) of each row, shape (n, 2), on [-1, 1]."""
     c = compile_member(member)
     X = np.asarray(X, dtype=np.float64)
-    Z = _yeo_johnson(np.clip(X, c["low"], c["high"]), c["lambdas"])
+    Z = yeo_johnson(np.clip(X, c["low"], c["high"]), c["lambdas"])
     if c["mean"] is not None:
         Z = (Z - c["mean"]) / c["scale"]
     if member.config.head_inputs == "features":
