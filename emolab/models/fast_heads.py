@@ -61,15 +61,28 @@ def tree_arrays(hgb) -> dict:
 
 
 def walk_trees(t: dict, X: np.ndarray) -> np.ndarray:
-    """Sum of all trees of :func:`tree_arrays` for each row of ``X``, walked level by level."""
-    roots, feature, threshold = t["roots"], t["feature"], t["threshold"]
-    leaf, left, right, missing_left = t["leaf"], t["left"], t["right"], t["missing_left"]
-    node = np.broadcast_to(roots, (X.shape[0], len(roots))).copy()
-    rows = np.arange(X.shape[0])[:, None]
+    """Sum of all trees of :func:`tree_arrays` for each row of ``X``, walked level by level.
+
+    Each step is one gather: ``next[2 node + goes_right]`` (a leaf points to itself both
+    ways), built once per head and kept in ``t``.
+    """
+    step = t.get("_next")
+    if step is None:
+        own = np.arange(len(t["leaf"]))
+        step = t["_next"] = np.stack([np.where(t["leaf"], own, t["left"]),
+                                      np.where(t["leaf"], own, t["right"])], axis=1).ravel()
+    feature, threshold = t["feature"], t["threshold"]
+    X = np.asarray(X, dtype=np.float64)
+    missing = np.isnan(X).any()
+    node = np.broadcast_to(t["roots"], (X.shape[0], len(t["roots"]))).copy()
+    rows = np.arange(X.shape[0])[:, None] * X.shape[1]
+    flat = X.ravel()
     for _ in range(int(t["depth"])):
-        x = X[rows, feature[node]]
-        go_left = np.where(np.isnan(x), missing_left[node], x <= threshold[node])
-        node = np.where(leaf[node], node, np.where(go_left, left[node], right[node]))
+        x = flat[rows + feature[node]]
+        right = ~(x <= threshold[node])
+        if missing:
+            right &= ~(np.isnan(x) & t["missing_left"][node])
+        node = step[2 * node + right]
     return float(t["baseline"]) + t["value"][node].sum(axis=1)
 
 
