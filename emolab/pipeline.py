@@ -185,10 +185,13 @@ def analyse(
     if clip.silent:
         result.notes.append("The recording is silent: its emotion predictions mean little.")
     stage(0.08, "openSMILE-style features")
+    # the 4Q valence stage's tonal pass runs beside the DEAM features (numpy releases the GIL)
+    tonal = _tonal_in_thread(clip.y, clip.sr) if models is not None and clip.y.size >= clip.sr else None
     frame_columns, frames, result.deam74 = deam_features(clip.y, clip.sr, extractor=extractor)
     if callable(models):
         stage(0.4, "Loading the models")
         models = models()
+    tonal_vector = tonal.result() if tonal is not None and _reads_tonal(models) else None
     wants_dynamic = models is not None and models.dynamic is not None
     if with_librosa:
         from emolab.features import spectral
@@ -198,7 +201,8 @@ def analyse(
         result.librosa = np.asarray(spectral.song_vector(y22, ANALYSIS_SR)[0], dtype=np.float32)
     if models is not None and models.static is not None:
         stage(0.8, "Whole-song prediction")
-        static = predict.predict_static(clip.y, clip.sr, model=models.static, deam_vector=result.deam74)
+        static = predict.predict_static(clip.y, clip.sr, model=models.static, deam_vector=result.deam74,
+                                        tonal_vector=tonal_vector)
         result.static = {k: v for k, v in static.items() if k != "valence_deam"}
         result.model_versions["static"] = _version(models, "static")
     if wants_dynamic:
@@ -214,6 +218,25 @@ def analyse(
         result.model_versions["dynamic"] = _version(models, "dynamic")
     stage(1.0, "Done")
     return result
+
+
+def _tonal_in_thread(y: np.ndarray, sr: int):
+    """The 4Q valence stage's tonal pass, started in a thread (a future): it runs beside the
+    DEAM features (numpy releases the GIL), so a second core shortens an analysis."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from emolab.features import tonal
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="emolab-tonal")
+    future = pool.submit(tonal.tonal_vector, y, sr)
+    pool.shutdown(wait=False)  # its thread ends when the pass does
+    return future
+
+
+def _reads_tonal(models) -> bool:
+    """Whether the loaded models' valence stage reads the tonal vector (``tonal-v1``)."""
+    stage = getattr(getattr(models, "static", None), "valence_stage", None)
+    return stage is not None and "tonal-v1" in getattr(stage, "extra_kinds", ())
 
 
 def add_to_index(

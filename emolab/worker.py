@@ -288,6 +288,8 @@ def tune_memory() -> bool:
     libc.mallopt(-1, 1 << 30)             # M_TRIM_THRESHOLD: keep up to 1 GB of freed heap
     libc.mallopt(-2, 256 << 20)           # M_TOP_PAD: grow the heap in 256 MB steps
     libc.mallopt(-3, 1 << 30)             # M_MMAP_THRESHOLD: large arrays from the heap too
+    libc.mallopt(-8, 1)                   # M_ARENA_MAX: threads share that heap (a thread's
+    #                                       own arena maps every large array afresh)
     return True
 
 
