@@ -210,9 +210,7 @@ def fast_llds(y: np.ndarray, sr: int) -> dict:
     in_frame = cum[np.arange(n) + _FRAME60 // _STEP] - cum[:n] \
         - crossing[starts + _FRAME60 - 2] - crossing[starts + _FRAME60 - 1]
     zcr = in_frame / _FRAME60
-    from scipy import fft
-
-    spec = fft.rfft(_frames(y, _FRAME20, n) * np.hamming(_FRAME20), n=_NFFT, axis=1)
+    spec = np.fft.rfft(_frames(y, _FRAME20, n) * np.hamming(_FRAME20), n=_NFFT, axis=1)
     power = spec.real[:, 1:] ** 2
     power += spec.imag[:, 1:] ** 2
     del spec

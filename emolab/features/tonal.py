@@ -3,7 +3,7 @@
 DEAM's 74 openSMILE columns describe loudness, spectrum and MFCCs well (arousal) but say
 little about harmony: whether a song is in major or minor, how clearly it has a key, how
 often its harmony changes, its tempo. :func:`tonal_vector` computes those from audio with
-numpy and scipy (no openSMILE, no librosa; the definitions are librosa 0.11's), for the valence second stage (:mod:`emolab.models.valence`).
+numpy alone (no openSMILE, no librosa, no scipy; the definitions are librosa 0.11's), for the valence second stage (:mod:`emolab.models.valence`).
 
 All statistics are over the whole clip at 22,050 Hz, hop 512 samples (23 ms):
 
@@ -88,7 +88,7 @@ def key_correlations(chroma_mean: np.ndarray) -> np.ndarray:
 def tonal_vector(y: np.ndarray, sr: int) -> np.ndarray:
     """Harmony, mode, rhythm and timbre statistics of a recording.
 
-    Computed with numpy/scipy alone from one STFT (no librosa: an analysis process never
+    Computed with numpy alone from one STFT (no librosa: an analysis process never
     imports it nor compiles its numba kernels); every statistic follows the librosa 0.11
     function of the same name with the defaults listed in this module's docstring (a test
     checks the vector against librosa's to 1e-4).
@@ -165,9 +165,7 @@ def tonal_vector(y: np.ndarray, sr: int) -> np.ndarray:
     flatness = np.exp(np.log(thresh).mean(1)) / thresh.mean(1)
     del thresh
     spectral = np.vstack([centroid / 1000.0, bandwidth / 1000.0, freq[rolloff_bin] / 1000.0, flatness])
-    from scipy.fft import dct
-
-    mfcc = dct(mel_db, axis=0, type=2, norm="ortho")[:13]
+    mfcc = _dct_matrix(mel_db.shape[0], 13) @ mel_db
 
     scalars = [corr[:12].max(), corr[12:].max(), corr[:12].max() - corr[12:].max(), corr.max(), major_share,
                hcdf.mean(), hcdf.std(), entropy.mean(), flux.mean(),
@@ -192,14 +190,12 @@ def _magnitude(y: np.ndarray) -> np.ndarray:
     np.ndarray, shape (1 + len(y) // HOP, 1 + N_FFT // 2), float32
         Frames as rows (librosa's transpose).
     """
-    from scipy import fft
-
     padded = np.pad(np.asarray(y, dtype=np.float32), N_FFT // 2)
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
     out = np.empty((frames.shape[0], 1 + N_FFT // 2), dtype=np.float32)
     for start in range(0, len(frames), 1024):  # blocks: the float64 frames stay small
-        spec = fft.rfft(frames[start:start + 1024] * window, axis=1).astype(np.complex64)
+        spec = np.fft.rfft(frames[start:start + 1024] * window, axis=1).astype(np.complex64)
         out[start:start + 1024] = np.abs(spec)
     return out
 
@@ -231,6 +227,15 @@ def _chroma_filters() -> np.ndarray:
     return np.ascontiguousarray(wts[:, : 1 + N_FFT // 2], dtype=np.float32)
 
 
+@functools.lru_cache(maxsize=2)
+def _dct_matrix(n: int, k: int) -> np.ndarray:
+    """The first ``k`` rows of the orthonormal DCT-II of length ``n`` (``scipy.fft.dct(norm='ortho')``)."""
+    basis = np.cos(np.pi * np.arange(k)[:, None] * (2 * np.arange(n)[None, :] + 1) / (2 * n))
+    basis *= np.sqrt(2.0 / n)
+    basis[0] /= np.sqrt(2.0)
+    return basis
+
+
 def _tonnetz_matrix() -> np.ndarray:
     """librosa's tonal-centroid projection (Harte et al. 2006), shape (6, 12)."""
     V = np.multiply.outer(np.array([7.0 / 6, 7.0 / 6, 3.0 / 2, 3.0 / 2, 2.0 / 3, 2.0 / 3]),
@@ -255,13 +260,12 @@ def _onset_strength(mel_db: np.ndarray) -> np.ndarray:
 
 
 def _autocorrelate(y: np.ndarray, axis: int = -1) -> np.ndarray:
-    """``librosa.autocorrelate``: full-length autocorrelation along ``axis`` via the FFT."""
-    from scipy import fft
-
+    """``librosa.autocorrelate``: full-length autocorrelation along ``axis`` via the FFT
+    (zero-padded to a power of two: any length from ``2 n - 1`` gives the same lags)."""
     n = y.shape[axis]
-    n_pad = fft.next_fast_len(2 * n - 1, real=True)
-    spec = fft.rfft(y, n=n_pad, axis=axis)
-    ac = fft.irfft(spec.real ** 2 + spec.imag ** 2, n=n_pad, axis=axis)
+    n_pad = 1 << int(2 * n - 2).bit_length()
+    spec = np.fft.rfft(y, n=n_pad, axis=axis)
+    ac = np.fft.irfft(spec.real ** 2 + spec.imag ** 2, n=n_pad, axis=axis)
     return np.take(ac, np.arange(n), axis=axis)
 
 
