@@ -270,7 +270,7 @@ def main(argv=None) -> int:
               f"{'yes' if info['static'] else 'no'}, dynamic {'yes' if info['dynamic'] else 'no'}): "
               f"median {median:.2f} s, best {best:.2f} s of {len(times)} — target ≤ 1 s: {verdict} "
               f"(load {before} → {after})")
-        print("in-process stages, best of two (s): " + ", ".join(f"{k} {v}" for k, v in info["stages"].items()))
+        print("in-process stages, best of three (s): " + ", ".join(f"{k} {v}" for k, v in info["stages"].items()))
     return 0
 
 

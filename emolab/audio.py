@@ -205,7 +205,9 @@ def mono_at_rate(y: np.ndarray, sr: int, *, target_sr: int, min_seconds: float =
         raise ParameterError(f"Audio must be mono, shape (n_samples,); got shape {y.shape}.")
     if sr <= 0:
         raise ParameterError(f"The sample rate must be positive; got {sr}.")
-    y = np.nan_to_num(resample(y, orig_sr=sr, target_sr=target_sr), nan=0.0, posinf=0.0, neginf=0.0)
+    y = resample(y, orig_sr=sr, target_sr=target_sr)
+    if not np.isfinite(y).all():  # one pass to check; the repair (several passes) only when needed
+        y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
     n_min = int(round(min_seconds * target_sr))
     return np.pad(y, (0, n_min - y.size)) if y.size < n_min else y
 
@@ -245,7 +247,8 @@ def _to_mono(y: np.ndarray) -> np.ndarray:
         mono *= np.float32(0.5)
     else:
         mono = y.mean(axis=1) if y.shape[1] > 1 else y[:, 0].copy()
-    mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0, copy=False)
+    if not np.isfinite(mono).all():
+        mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0, copy=False)
     return np.clip(mono, -1.0, 1.0, out=mono).astype(np.float32, copy=False)
 
 
