@@ -261,12 +261,27 @@ def _onset_strength(mel_db: np.ndarray) -> np.ndarray:
 
 def _autocorrelate(y: np.ndarray, axis: int = -1) -> np.ndarray:
     """``librosa.autocorrelate``: full-length autocorrelation along ``axis`` via the FFT
-    (zero-padded to a power of two: any length from ``2 n - 1`` gives the same lags)."""
+    (zero-padded to a 5-smooth length from ``2 n - 1``: any such length gives the same lags)."""
     n = y.shape[axis]
-    n_pad = 1 << int(2 * n - 2).bit_length()
+    n_pad = _fast_len(2 * n - 1)
     spec = np.fft.rfft(y, n=n_pad, axis=axis)
     ac = np.fft.irfft(spec.real ** 2 + spec.imag ** 2, n=n_pad, axis=axis)
     return np.take(ac, np.arange(n), axis=axis)
+
+
+@functools.lru_cache(maxsize=64)
+def _fast_len(n: int) -> int:
+    """The smallest ``2^a 3^b 5^c >= n`` (``scipy.fft.next_fast_len``): lengths the FFT is quick at."""
+    best = 1 << max(0, int(n - 1).bit_length())
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            p = p35 * (1 << max(0, int(-(-n // p35) - 1).bit_length()))  # times the smallest 2^a reaching n
+            best = min(best, p)
+            p35 *= 3
+        p5 *= 5
+    return best
 
 
 def _tempo(onset: np.ndarray, *, start_bpm: float = 120.0, max_tempo: float = 320.0) -> float:
