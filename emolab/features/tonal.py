@@ -106,7 +106,6 @@ def tonal_vector(y: np.ndarray, sr: int) -> np.ndarray:
         In the order of :data:`TONAL_COLUMNS`; finite.
     """
     from emolab.audio import resample
-    from emolab.features.spectral import mel_filters
 
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1:
@@ -115,10 +114,8 @@ def tonal_vector(y: np.ndarray, sr: int) -> np.ndarray:
         y = resample(y, orig_sr=sr, target_sr=SR)
     if len(y) < SR:
         raise ParameterError("tonal_vector needs at least 1 second of audio.")
-    # Frames are rows here (t, 1025): every per-frame sum runs over contiguous memory.
-    S = _magnitude(y)
-    power = S ** 2
-    chroma = _normalize(np.ascontiguousarray((power @ _chroma_filters().T).T), np.inf)
+    per_frame = _frame_statistics(y)
+    chroma = _normalize(np.ascontiguousarray(per_frame["chroma"].T), np.inf)
     energy = chroma.sum(0)
     voiced = energy > 1e-6 * max(energy.max(), 1e-12)
     chroma_mean = chroma[:, voiced].mean(1) if voiced.any() else np.zeros(12)
@@ -142,7 +139,7 @@ def tonal_vector(y: np.ndarray, sr: int) -> np.ndarray:
     smooth = np.apply_along_axis(lambda r: np.convolve(r, np.ones(9) / 9, mode="same"), 1, tonnetz)
     hcdf = np.linalg.norm(smooth[:, 2:] - smooth[:, :-2], axis=0) if smooth.shape[1] > 2 else np.zeros(1)
 
-    mel_db = _power_to_db(np.ascontiguousarray((power @ mel_filters(SR, N_FFT, 64).T).T))
+    mel_db = _power_to_db(np.ascontiguousarray(per_frame["mel"].T))
     onset = _onset_strength(mel_db)
     tempo = _tempo(onset)
     ac = _autocorrelate(onset - onset.mean())
@@ -150,21 +147,10 @@ def tonal_vector(y: np.ndarray, sr: int) -> np.ndarray:
     lo, hi = int(0.25 * SR / HOP), int(2.0 * SR / HOP)
     pulse = float(ac[lo:hi].max()) if len(ac) > hi else 0.0
 
-    freq = np.fft.rfftfreq(N_FFT, d=1.0 / SR)
-    edges = 0.5 * (power[:, 0].astype(np.float64) + power[:, -1])   # DC and Nyquist count half
-    rms = np.sqrt(2 * (power.sum(1, dtype=np.float64) - edges) / N_FFT ** 2)
-    contrast = _spectral_contrast(S, freq)
-    S_norm = _normalize(S.T, 1).T
-    centroid = S_norm @ freq
-    bandwidth = np.sqrt(np.einsum("tf,tf->t", S_norm, (freq[None, :] - centroid[:, None]) ** 2))
-    del S_norm
-    total = np.cumsum(S, axis=1)
-    rolloff_bin = np.argmax(total >= 0.85 * total[:, -1:], axis=1)
-    del total
-    thresh = np.maximum(1e-10, power)
-    flatness = np.exp(np.log(thresh).mean(1)) / thresh.mean(1)
-    del thresh
-    spectral = np.vstack([centroid / 1000.0, bandwidth / 1000.0, freq[rolloff_bin] / 1000.0, flatness])
+    rms = per_frame["rms"]
+    contrast = _power_to_db(per_frame["peak"].T) - _power_to_db(per_frame["valley"].T)
+    spectral = np.vstack([per_frame[k] for k in ("centroid", "bandwidth", "rolloff", "flatness")])
+    spectral[:3] /= 1000.0
     mfcc = _dct_matrix(mel_db.shape[0], 13) @ mel_db
 
     scalars = [corr[:12].max(), corr[12:].max(), corr[:12].max() - corr[12:].max(), corr.max(), major_share,
@@ -180,24 +166,61 @@ def tonal_vector(y: np.ndarray, sr: int) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- librosa 0.11, in numpy
-def _magnitude(y: np.ndarray) -> np.ndarray:
-    """``np.abs(librosa.stft(y, n_fft=2048, hop_length=512))``: periodic Hann window, centred
-    frames (zero padding), the FFT in float64 stored as complex64 (as librosa does: the
-    spectral-contrast valleys of near-silent bands are rounding noise, so the precision matters).
+_BLOCK = 512  # STFT frames per block: their spectra stay in cache while every statistic reads them
+
+
+def _frame_statistics(y: np.ndarray) -> dict:
+    """Every per-frame statistic of the STFT (:func:`_magnitude`'s), one block of frames at a time.
 
     Returns
     -------
-    np.ndarray, shape (1 + len(y) // HOP, 1 + N_FFT // 2), float32
+    dict of str -> np.ndarray
+        ``chroma`` (t, 12) and ``mel`` (t, 64) power sums; ``peak``, ``valley`` (t, 7) of the
+        spectral contrast bands; ``rms``, ``centroid``, ``bandwidth``, ``rolloff`` (Hz) and
+        ``flatness``, each (t,).
+    """
+    from emolab.features.spectral import mel_filters
+
+    freq = np.fft.rfftfreq(N_FFT, d=1.0 / SR)
+    filters = np.ascontiguousarray(np.vstack([_chroma_filters(), mel_filters(SR, N_FFT, 64)]).T)
+    padded = np.pad(np.asarray(y, dtype=np.float32), N_FFT // 2)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
+    t = len(frames)
+    out = {"chroma": np.empty((t, 12), np.float32), "mel": np.empty((t, 64), np.float32),
+           "peak": np.empty((t, 7)), "valley": np.empty((t, 7))}
+    out.update({k: np.empty(t) for k in ("rms", "centroid", "bandwidth", "rolloff", "flatness")})
+    for a in range(0, t, _BLOCK):
+        b = min(t, a + _BLOCK)
+        S = _magnitude(frames[a:b])
+        power = S ** 2
+        bands = power @ filters
+        out["chroma"][a:b], out["mel"][a:b] = bands[:, :12], bands[:, 12:]
+        edges = 0.5 * (power[:, 0].astype(np.float64) + power[:, -1])   # DC and Nyquist count half
+        out["rms"][a:b] = np.sqrt(2 * (power.sum(1, dtype=np.float64) - edges) / N_FFT ** 2)
+        out["peak"][a:b], out["valley"][a:b] = _contrast_bands(S, freq)
+        S_norm = _normalize(S.T, 1).T
+        centroid = out["centroid"][a:b] = S_norm @ freq
+        out["bandwidth"][a:b] = np.sqrt(np.einsum("tf,tf->t", S_norm, (freq[None, :] - centroid[:, None]) ** 2))
+        total = np.cumsum(S, axis=1)
+        out["rolloff"][a:b] = freq[np.argmax(total >= 0.85 * total[:, -1:], axis=1)]
+        thresh = np.maximum(1e-10, power)
+        out["flatness"][a:b] = np.exp(np.log(thresh).mean(1)) / thresh.mean(1)
+    return out
+
+
+def _magnitude(frames: np.ndarray) -> np.ndarray:
+    """``np.abs(librosa.stft(y, n_fft=2048, hop_length=512))`` for rows of centred frames
+    (shape (t, N_FFT), zero padding): periodic Hann window, the FFT in float64 stored as
+    complex64 (as librosa does: the spectral-contrast valleys of near-silent bands are
+    rounding noise, so the precision matters).
+
+    Returns
+    -------
+    np.ndarray, shape (t, 1 + N_FFT // 2), float32
         Frames as rows (librosa's transpose).
     """
-    padded = np.pad(np.asarray(y, dtype=np.float32), N_FFT // 2)
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)
-    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
-    out = np.empty((frames.shape[0], 1 + N_FFT // 2), dtype=np.float32)
-    for start in range(0, len(frames), 1024):  # blocks: the float64 frames stay small
-        spec = np.fft.rfft(frames[start:start + 1024] * window, axis=1).astype(np.complex64)
-        out[start:start + 1024] = np.abs(spec)
-    return out
+    return np.abs(np.fft.rfft(frames * window, axis=1).astype(np.complex64))
 
 
 def _normalize(S: np.ndarray, norm) -> np.ndarray:
@@ -303,15 +326,16 @@ def _tempo(onset: np.ndarray, *, start_bpm: float = 120.0, max_tempo: float = 32
     return float(bpms[int(np.argmax(np.log1p(1e6 * tg) + logprior))])
 
 
-def _spectral_contrast(S: np.ndarray, freq: np.ndarray, *, fmin: float = 200.0, n_bands: int = 6,
-                       quantile: float = 0.02) -> np.ndarray:
-    """``librosa.feature.spectral_contrast(S=S.T)``: peak minus valley (dB) in 7 octave bands.
+def _contrast_bands(S: np.ndarray, freq: np.ndarray, *, fmin: float = 200.0, n_bands: int = 6,
+                    quantile: float = 0.02):
+    """The peaks and valleys of ``librosa.feature.spectral_contrast(S=S.T)`` in its 7 octave
+    bands (the contrast is ``power_to_db(peak) - power_to_db(valley)`` over all frames).
 
-    ``S`` has frames as rows, shape (t, 1025); returns shape (7, t).
+    ``S`` has frames as rows, shape (t, 1025); returns two arrays of shape (t, 7).
     """
     octa = np.zeros(n_bands + 2)
     octa[1:] = fmin * (2.0 ** np.arange(0, n_bands + 1))
-    valley = np.zeros((n_bands + 1, S.shape[0]))
+    valley = np.zeros((S.shape[0], n_bands + 1))
     peak = np.zeros_like(valley)
     for k, (f_low, f_high) in enumerate(zip(octa[:-1], octa[1:])):
         band = np.logical_and(freq >= f_low, freq <= f_high)
@@ -327,6 +351,6 @@ def _spectral_contrast(S: np.ndarray, freq: np.ndarray, *, fmin: float = 200.0, 
         q = int(max(np.rint(quantile * np.sum(band)), 1))
         m = sub.shape[1]
         part = np.partition(sub, (q - 1, m - q), axis=1) if m > 1 else sub
-        valley[k] = part[:, :q].mean(1)
-        peak[k] = part[:, m - q:].mean(1)
-    return _power_to_db(peak) - _power_to_db(valley)
+        valley[:, k] = part[:, :q].mean(1)
+        peak[:, k] = part[:, m - q:].mean(1)
+    return peak, valley
