@@ -40,7 +40,7 @@ def test_model_predicts_with_uncertainty(tiny_model):
     assert np.corrcoef(mean[:, 1], Y[:, 1])[0, 1] > 0.8
     assert tiny_model.embed(X).shape == (120, 3)
     assert set(tiny_model.cv_scores) >= {"r2_valence", "r2_arousal"}
-    assert tiny_model.version.startswith("static-svr-ridge-hgb-")
+    assert tiny_model.version.startswith("static-svr-ridge-hgb-stack-")
 
 
 def test_songs_far_outside_the_training_range_stay_on_the_scale(tiny_model):

@@ -8,7 +8,8 @@ same fitted parameters are applied directly: the Yeo-Johnson transform vectorise
 columns, the RBF SVR and the ridge as matrix products, all trees of a boosted head walked
 together, level by level. :func:`member_predict` returns what
 ``emolab.models.static._Member.predict`` did (a test compares them on the shipped model);
-:func:`compile_member` caches the flattened parameters on the fold model.
+:func:`member_head_predictions` gives each head's own prediction (what the model's stacking
+weights combine); :func:`compile_member` caches the flattened parameters on the fold model.
 """
 from __future__ import annotations
 
@@ -109,8 +110,8 @@ def compile_member(member) -> dict:
     return compiled
 
 
-def member_predict(member, X: np.ndarray) -> np.ndarray:
-    """``_Member.predict``: (valence, arousal) of each row, shape (n, 2), on [-1, 1]."""
+def member_head_predictions(member, X: np.ndarray) -> np.ndarray:
+    """Every head's own prediction, shape (n, targets, heads), before any combination or clipping."""
     c = compile_member(member)
     X = np.asarray(X, dtype=np.float64)
     Z = _yeo_johnson(np.clip(X, c["low"], c["high"]), c["lambdas"])
@@ -121,5 +122,9 @@ def member_predict(member, X: np.ndarray) -> np.ndarray:
     else:
         E = member.embedding_scale_.transform(member.embedder_.transform(Z))
         H = member._head_inputs(Z, E)
-    return np.column_stack([np.mean([head(H) for head in target_heads], axis=0)
-                            for target_heads in c["heads"]]).clip(-1.0, 1.0)
+    return np.stack([np.column_stack([head(H) for head in target_heads]) for target_heads in c["heads"]], axis=1)
+
+
+def member_predict(member, X: np.ndarray) -> np.ndarray:
+    """The fold model's plain average of its heads: (valence, arousal) of each row, shape (n, 2), on [-1, 1]."""
+    return member_head_predictions(member, X).mean(axis=2).clip(-1.0, 1.0)
