@@ -19,6 +19,11 @@ def test_nested_cv_scores_the_ensemble_on_unseen_songs():
     np.testing.assert_allclose(repeat0["r2"], scores.loc[scores["repeat"] == 0, "r2"])
     assert scores[["coverage_68", "coverage_90"]].notna().all().all()
     assert (scores["coverage_90"] >= scores["coverage_68"]).all()
+    # The constant baseline (the outer training mean) scores at most about 0; the model far above it.
+    assert scores["r2_constant"].max() < 0.05 and (scores["r2"] > scores["r2_constant"]).all()
+    # The recipe's own combination (ridge alone, stacked with the other target) is one of the candidates.
+    np.testing.assert_allclose(scores["r2"], scores["r2_stack+cross"])
+    assert {"r2_mean", "r2_stack"} <= set(scores.columns)
 
 
 def test_grouped_outer_splits_never_share_an_artist_and_grouped_cv_runs():
