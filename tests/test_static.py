@@ -40,7 +40,7 @@ def test_model_predicts_with_uncertainty(tiny_model):
     assert np.corrcoef(mean[:, 1], Y[:, 1])[0, 1] > 0.8
     assert tiny_model.embed(X).shape == (120, 3)
     assert set(tiny_model.cv_scores) >= {"r2_valence", "r2_arousal"}
-    assert tiny_model.version.startswith("static-svr-ridge-hgb-stack-")
+    assert tiny_model.version.startswith("static-svr-ridge-hgb-20")
 
 
 def test_songs_far_outside_the_training_range_stay_on_the_scale(tiny_model):
@@ -244,8 +244,9 @@ def test_stack_weights_recover_the_heads_mix_and_never_subtract_an_own_head():
 
 def test_stacking_learns_from_held_out_songs_and_mean_is_the_old_recipe():
     X, Y = songs(n=160)
-    stacked = StaticEmotionModel(TINY).fit(X, Y, COLUMNS)
-    plain = StaticEmotionModel(replace(TINY, combine="mean")).fit(X, Y, COLUMNS)
+    stacked = StaticEmotionModel(replace(TINY, combine="stack", cross_target=True)).fit(X, Y, COLUMNS)
+    plain = StaticEmotionModel(TINY).fit(X, Y, COLUMNS)
+    assert plain.config.combine == "mean" and stacked.version.startswith("static-svr-ridge-hgb-stack-")
     assert stacked.stack_weights_.shape == (2, 6) and plain.stack_weights_.shape == (2, 3)
     np.testing.assert_allclose(plain.stack_weights_, 1 / 3)
     # Same seeds, same heads: the stack, fitted on those out-of-fold predictions, fits them at least as well.
@@ -266,11 +267,12 @@ def test_model_saved_before_stacking_loads_as_the_plain_mean(tmp_path):
     meta = json.loads((tmp_path / "old" / "model.json").read_text())
     for key in ("stack_weights", "stack_intercept"):
         del meta[key]
-    for key in ("combine", "cross_target"):
+    for key in ("combine", "cross_target", "svr_scaling"):
         del meta["config"][key]
     (tmp_path / "old" / "model.json").write_text(json.dumps(meta))
     loaded = StaticEmotionModel.load(tmp_path / "old")
     assert loaded.config.combine == "mean" and not loaded.config.cross_target
+    assert loaded.config.svr_scaling == "none"  # what the models before it had
     np.testing.assert_allclose(loaded.predict(X)[0], plain.predict(X)[0], atol=1e-12)
 
 

@@ -66,13 +66,16 @@ def _recipe_arguments(p) -> None:
     p.add_argument("--head-inputs", choices=("features", "embedding", "both"), default=None,
                    help="what the heads see (default: features)")
     p.add_argument("--heads", default=None,
-                   help="comma-separated heads to average, from svr, ridge, hgb (default: svr,ridge,hgb)")
+                   help="comma-separated heads to combine, from svr, ridge, hgb (default: svr,ridge,hgb)")
+    p.add_argument("--svr-scaling", choices=("relevance", "none"), default=None,
+                   help="the SVR head's inputs: scaled by their relevance (|ridge coefficient|, the default) or "
+                        "not (the recipe before December 2026)")
     p.add_argument("--svr-c", type=float, default=None, help="the SVR head's C (default 4)")
     p.add_argument("--combine", choices=("stack", "mean"), default=None,
-                   help="how the heads are combined: weights learnt on out-of-fold predictions (stack, the "
-                        "default) or their plain average (mean, the recipe before stacking)")
-    p.add_argument("--no-cross-target", action="store_true",
-                   help="each target's stack reads only its own heads (default: also the other target's)")
+                   help="how the heads are combined: their plain average (mean, the default) or weights "
+                        "learnt on the fold models' out-of-fold predictions (stack)")
+    p.add_argument("--cross-target", action="store_true",
+                   help="with --combine stack: each target's stack also reads the other target's heads")
     p.add_argument("--columns", choices=("fast", "fast+pitch"), default="fast",
                    help="the DEAM columns to train on: the 55 the fast extractor computes (default) or those "
                         "and the 12 of the pitch chain")
@@ -105,8 +108,9 @@ def _recipe_config(args, random_state=0):
     config = StaticConfig(random_state=random_state)
     config = replace(config, n_members=args.members or config.n_members,
                      head_inputs=args.head_inputs or config.head_inputs,
-                     svr_C=args.svr_c or config.svr_C, combine=args.combine or config.combine,
-                     cross_target=config.cross_target and not args.no_cross_target)
+                     svr_C=args.svr_c or config.svr_C, svr_scaling=args.svr_scaling or config.svr_scaling,
+                     combine=args.combine or config.combine,
+                     cross_target=args.cross_target or config.cross_target)
     if args.heads:
         config = replace(config, heads=tuple(h.strip() for h in args.heads.split(",") if h.strip()))
     return config
@@ -271,7 +275,8 @@ def static_cv_command(args) -> int:
                        seed=args.seed, groups=groups, progress=print)
     summary = scores.groupby("target")[["r2", "coverage_68", "coverage_90"]].agg(["mean", "std"])
     split = "GroupKFold by artist" if groups is not None else "KFold"
-    combine = "mean" if config.combine == "mean" else "stack" + (" with cross-target" if config.cross_target else "")
+    combine = ("mean" if config.combine == "mean" else "stack" + (" with cross-target" if config.cross_target else "")) \
+        + f", SVR scaling {config.svr_scaling}"
     print(f"heads {'+'.join(config.heads)} ({combine}), SVR C {config.svr_C:g}, {len(columns)} columns, {split}: "
           f"ensemble R² "
           f"over {args.folds}-fold × {args.repeats} outer folds (std over folds): " +

@@ -19,6 +19,7 @@ from sklearn.linear_model import RidgeCV
 from sklearn.svm import SVR
 
 from emolab.exceptions import ModelError
+from emolab.models.relevance_svr import RelevanceSVR
 
 
 def _yeo_johnson(X: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
@@ -74,6 +75,9 @@ class _Trees:
 
 
 def _head(head):
+    if isinstance(head, RelevanceSVR):
+        svr, scale = _head(head.svr_), head.scale_
+        return lambda H: svr(H * scale)
     if isinstance(head, SVR) and head.kernel == "rbf":
         sv, dual, b, gamma = head.support_vectors_, head.dual_coef_[0], float(head.intercept_[0]), head._gamma
         sv_sq = (sv ** 2).sum(axis=1)

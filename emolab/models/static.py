@@ -46,10 +46,13 @@ from sklearn.svm import SVR
 
 from emolab.config import MODELS_DIR
 from emolab.exceptions import ModelError, ParameterError
+from emolab.models.relevance_svr import RelevanceSVR
 from emolab.models.tnn import TripletConfig, TripletEmbedder
 
 TARGETS = ("valence", "arousal")
 HEADS = ("svr", "ridge", "hgb")
+#: How the SVR head scales its inputs: by their relevance (|ridge coefficient|) or not at all.
+SVR_SCALINGS = ("relevance", "none")
 FORMAT_VERSION = 3
 #: Coverage levels of the conformal intervals stored with the model.
 INTERVAL_LEVELS = (0.5, 0.68, 0.8, 0.9, 0.95)
@@ -118,8 +121,9 @@ class StaticConfig:
     n_members: int = 5
     head_inputs: str = "features"  # 'features', 'embedding' or 'both'
     heads: tuple = ("svr", "ridge", "hgb")
-    combine: str = "stack"  # 'stack' (weights learnt on out-of-fold predictions) or 'mean'
-    cross_target: bool = True  # the stack of each target also reads the other target's heads
+    combine: str = "mean"  # 'mean' (plain average) or 'stack' (weights learnt on out-of-fold predictions)
+    cross_target: bool = False  # the stack of each target also reads the other target's heads
+    svr_scaling: str = "relevance"  # 'relevance' (RelevanceSVR) or 'none' (plain RBF SVR)
     svr_C: float = 4.0
     svr_gamma_factor: float = 0.1
     svr_epsilon: float = 0.1
@@ -155,6 +159,8 @@ class _Member:
 
     def _new_head(self, name, n_inputs):
         cfg = self.config
+        if name == "svr" and cfg.svr_scaling == "relevance":
+            return RelevanceSVR(C=cfg.svr_C, gamma_factor=cfg.svr_gamma_factor, epsilon=cfg.svr_epsilon)
         if name == "svr":
             return SVR(C=cfg.svr_C, gamma=cfg.svr_gamma_factor / n_inputs, epsilon=cfg.svr_epsilon)
         if name == "ridge":
@@ -164,7 +170,7 @@ class _Member:
                                                  max_leaf_nodes=cfg.hgb_leaves, min_samples_leaf=cfg.hgb_min_leaf,
                                                  l2_regularization=cfg.hgb_l2, early_stopping=False,
                                                  random_state=self.seed)
-        raise ParameterError(f"Unknown head '{name}'; choose 'svr', 'ridge' or 'hgb'.")
+        raise ParameterError(f"Unknown head '{name}'; choose from {', '.join(HEADS)}.")
 
     def _head_inputs(self, Z, E):
         return {"features": Z, "embedding": E, "both": np.hstack([Z, E])}[self.config.head_inputs]
@@ -249,6 +255,9 @@ class StaticEmotionModel:
                                  f"choose from {', '.join(HEADS)}.")
         if X.shape[1] != len(feature_columns):
             raise ParameterError(f"{X.shape[1]} feature columns given but {len(feature_columns)} names.")
+        if self.config.svr_scaling not in SVR_SCALINGS:
+            raise ParameterError(f"Unknown SVR scaling '{self.config.svr_scaling}'; "
+                                 f"choose {' or '.join(SVR_SCALINGS)}.")
         if self.config.combine not in COMBINES:
             raise ParameterError(f"Unknown way to combine the heads '{self.config.combine}'; "
                                  f"choose {' or '.join(COMBINES)}.")
@@ -418,6 +427,7 @@ class StaticEmotionModel:
         cfg = dict(meta["config"])
         if "stack_weights" not in meta:  # saved before stacking: the plain average of the heads
             cfg.update(combine="mean", cross_target=False)
+        cfg.setdefault("svr_scaling", "none")  # saved before the relevance-scaled SVR
         cfg["tnn"] = TripletConfig(**cfg["tnn"])
         cfg.update({k: tuple(cfg[k]) for k in ("heads", "ridge_alphas")})
         model = cls(StaticConfig(**cfg))
