@@ -4,18 +4,20 @@
 (Yeo-Johnson) the features, embedding them with a :class:`TripletEmbedder` mined on the
 joint (valence, arousal) point, and predicting each target with the average of an SVR, a
 ridge regression and gradient-boosted trees (scikit-learn's
-``HistGradientBoostingRegressor``). Which inputs the heads see (features, embedding or
+``HistGradientBoostingRegressor``). The SVR reads the features scaled by their relevance
+to its target (:class:`~emolab.models.relevance_svr.RelevanceSVR`, ``svr_scaling``;
+``"none"`` is the plain RBF SVR of the models before December 2026). Which inputs the heads see (features, embedding or
 both) is a setting; cross-validation on DEAM favoured the features alone, so by default
 the embedding serves :meth:`StaticEmotionModel.embed` (maps of the collection) and not the
 prediction.
 
-The heads are combined by **stacking** (``combine="stack"``, the default): each fold model
-predicts the songs it did not see, and non-negative least squares on those out-of-fold
-head predictions gives one weight per head and an intercept per target, shared by all fold
-models. With ``cross_target`` the valence stack also reads the arousal heads' predictions
-(valence and arousal are correlated in DEAM). ``combine="mean"`` is the plain average of
-the heads (the recipe before stacking). No head is fitted twice: the weights cost a few
-least-squares problems on the predictions the conformal intervals need anyway.
+The heads are combined by their plain average (``combine="mean"``, the default) or by
+**stacking** (``combine="stack"``): each fold model predicts the songs it did not see, and
+non-negative least squares on those out-of-fold head predictions gives one weight per head
+and an intercept per target, shared by all fold models; with ``cross_target`` the valence
+stack also reads the arousal heads' predictions (valence and arousal are correlated in
+DEAM). No head is fitted twice for it. In nested CV on DEAM stacking did not beat the plain
+mean (data/models/README.md), so it is an option, not the default.
 
 The uncertainty is a split-conformal interval: the quantiles of the absolute out-of-fold
 errors of the fold models (each scored on the songs it did not see) give, per target, the
