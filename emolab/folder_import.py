@@ -53,7 +53,7 @@ class FolderImport:
     """
 
     def __init__(self, folder, *, index, workers: int | None = None,
-                 time_limit: float | None = None, with_models: bool = True):
+                 time_limit: float | None = None, with_models: bool = True, models_dir=None):
         from emolab.ingest import find_audio_files
 
         text = str(folder).strip()
@@ -68,6 +68,7 @@ class FolderImport:
         self.workers = workers
         self.time_limit = time_limit
         self.with_models = with_models
+        self.models_dir = models_dir
         self.found = len(find_audio_files([self.folder])[0])
         self.state = RUNNING
         self.done = self.total = self.added = self.skipped = 0
@@ -134,7 +135,7 @@ class FolderImport:
         try:
             report = ingest.ingest([self.folder], index=self.index, workers=self.workers,
                                      time_limit=self.time_limit, with_models=self.with_models,
-                                     progress=self._progress)
+                                     models_dir=self.models_dir, progress=self._progress)
         except _Cancelled:
             self.state = CANCELLED
         except EmolabError as exc:

@@ -183,12 +183,15 @@ def analyse(
         sample_rate=clip.original_sr, channels=clip.channels, silent=clip.silent,
     )
     if clip.silent:
-        result.notes.append("The recording is silent: its emotion predictions mean little.")
+        result.notes.append("The recording is silent: there is no music in it to read an emotion "
+                            "from, so no emotion is predicted.")
     stage(0.08, "openSMILE-style features")
     frame_columns, frames, result.deam74 = deam_features(clip.y, clip.sr, extractor=extractor)
     if callable(models):
         stage(0.4, "Loading the models")
         models = models()
+    if clip.silent:  # no music, no emotion: every caller (page, analyze, ingest) shows none
+        models = None
     wants_dynamic = models is not None and models.dynamic is not None
     if with_librosa:
         from emolab.features import spectral
@@ -239,8 +242,12 @@ def write_song(con, analysis: Analysis, *, origin: str = "uploaded", title: str 
                artist: str | None = None, source_path: str | None = None) -> int:
     """:func:`add_to_index` inside the caller's open transaction ``con`` (for batched writes)."""
     from emolab.features import FAMILY_DEAM74, FAMILY_LIBROSA, deam, spectral
+    from emolab.exceptions import SongIndexError
     from emolab.index import emotion, songs, vectors
 
+    if analysis.silent:
+        raise SongIndexError(f"“{analysis.name}” is silent: there is no music in it to read an "
+                             "emotion from, so it was not added to the library.")
     song_id = songs.song_id_by_hash(con, analysis.content_hash)
     if song_id is None:
         song_id = songs.add_song(

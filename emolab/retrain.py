@@ -110,3 +110,76 @@ def retrain_static(index, *, progress=None, out_dir=None, config=None):
     folder = parent / f"static-{stamp}"
     model.save(folder)
     return model, folder
+
+
+#: Folder (under :func:`user_models_dir`) holding the models the app uses when the user chose
+#: a retrained static model: ``static/`` (a copy of that model) and ``dynamic/`` (a copy of the
+#: shipped dynamic configuration, which runs whatever static model it is given).
+IN_USE = "in-use"
+
+
+def models_dir_in_use() -> Path | None:
+    """The models folder the app analyses with: ``None`` for the shipped ``data/models``,
+    else the folder set up by :func:`use_static_model`."""
+    folder = user_models_dir() / IN_USE
+    return folder if (folder / "static" / "model.json").is_file() else None
+
+
+def static_model_in_use() -> str | None:
+    """Name of the retrained model folder in use (``static-<stamp>``), or ``None`` (shipped)."""
+    import json
+
+    folder = models_dir_in_use()
+    if folder is None:
+        return None
+    try:
+        return json.loads((folder / "source.json").read_text(encoding="utf-8"))["static"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def use_static_model(folder) -> Path | None:
+    """Analyse new recordings with the retrained static model in ``folder``, or with the
+    shipped one again when ``folder`` is ``None``.
+
+    The model is loaded first (a broken folder is refused and changes nothing), then copied
+    with the shipped dynamic configuration into :data:`IN_USE`, which replaces the previous
+    choice in one rename. The 4Q valence correction rides only on the shipped static model,
+    so a retrained model predicts without it.
+
+    Returns
+    -------
+    Path or None
+        The models folder to load (:func:`emolab.predict.load_models`), ``None`` for the
+        shipped models.
+    """
+    import json
+    import shutil
+
+    from emolab.config import MODELS_DIR
+    from emolab.models.static import StaticEmotionModel
+
+    parent = user_models_dir()
+    target = parent / IN_USE
+    if folder is not None:
+        folder = Path(folder)
+        if folder.parent.resolve() != parent.resolve() or not folder.name.startswith("static-"):
+            raise ModelError(f"'{folder}' is not one of your retrained models (they are the "
+                             f"static-… folders in {parent}).")
+        try:
+            StaticEmotionModel.load(folder)
+        except (ModelError, FileNotFoundError) as exc:
+            raise ModelError(f"The retrained model in '{folder.name}' cannot be used: {exc}") from None
+        staging = parent / f".{IN_USE}-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(folder, staging / "static")
+        if (MODELS_DIR / "dynamic" / "model.json").is_file():
+            shutil.copytree(MODELS_DIR / "dynamic", staging / "dynamic")
+        (staging / "source.json").write_text(json.dumps({"static": folder.name}), encoding="utf-8")
+    old = parent / f".{IN_USE}-old-{os.getpid()}"
+    if target.exists():
+        target.rename(old)
+    if folder is not None:
+        staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    return models_dir_in_use()

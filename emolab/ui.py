@@ -38,23 +38,47 @@ def get_index():
     return _open_index(str(default_db_path()))
 
 
-@st.cache_resource(show_spinner="Loading the emotion models…")
+def models_dir() -> Path | None:
+    """The models folder the app analyses with: ``None`` for the shipped ``data/models``, or the
+    copy of the retrained static model chosen on the Models page (:mod:`emolab.retrain`)."""
+    from emolab.retrain import models_dir_in_use
+
+    return models_dir_in_use()
+
+
 def get_models():
-    """The shipped static and dynamic models (``None`` where not trained yet)."""
+    """The static and dynamic models in use (``None`` where not trained yet)."""
+    return _models(str(models_dir() or ""))
+
+
+@st.cache_resource(show_spinner="Loading the emotion models…")
+def _models(folder: str):
     with _WARM_LOCK:  # the warm-up thread may be loading them right now
-        if "models" in _WARM_MODELS:
+        if _WARM_MODELS.get("folder") == folder and "models" in _WARM_MODELS:
             return _WARM_MODELS.pop("models")
     from emolab.predict import load_models
 
-    return load_models()
+    return load_models(folder or None)
 
 
-@st.cache_resource(show_spinner=False)
+_WORKERS: dict = {}
+_WORKERS_LOCK = threading.Lock()
+
+
 def analysis_worker():
-    """The process that analyses uploads under a time limit (one per server)."""
+    """The process that analyses uploads under a time limit, with the models in use (one per
+    server; choosing other models retires the old process once its current upload is done)."""
     from emolab.worker import AnalysisWorker
 
-    return AnalysisWorker()
+    key = str(models_dir() or "")
+    with _WORKERS_LOCK:
+        worker = _WORKERS.get(key)
+        if worker is None:
+            for old in _WORKERS.values():
+                threading.Thread(target=old.close, daemon=True).start()
+            _WORKERS.clear()
+            worker = _WORKERS[key] = AnalysisWorker(models_dir=key or None)
+    return worker
 
 
 @st.cache_resource(show_spinner=False)
@@ -473,8 +497,9 @@ def warm_up_in_background() -> threading.Thread:
         try:
             from emolab.predict import load_models
 
+            folder = str(models_dir() or "")
             with _WARM_LOCK:
-                _WARM_MODELS["models"] = load_models()
+                _WARM_MODELS.update(models=load_models(folder or None), folder=folder)
         except Exception:
             pass
         try:
@@ -550,6 +575,6 @@ def start_import(folder):
 
         raise ParameterError(f"An import of '{job.folder}' is still running; wait for it or "
                              "cancel it first.")
-    job = FolderImport(folder, index=get_index()).start()
+    job = FolderImport(folder, index=get_index(), models_dir=models_dir()).start()
     _imports()[str(default_db_path())] = job
     return job

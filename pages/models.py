@@ -105,8 +105,29 @@ st.caption(f"The index holds human static labels for {stats['with_human_static']
            "that have DEAM features and human labels (averaged over annotators). The new model "
            f"is saved in its own dated folder under `{retrain.user_models_dir()}`; the shipped "
            "model is never replaced. It takes a few minutes.")
-for folder in retrain.retrained_models()[:5]:
-    st.caption(f"Retrained earlier: `{folder}`")
+retrained = retrain.retrained_models()[:10]
+if retrained:
+    SHIPPED = "the shipped model"
+    in_use = retrain.static_model_in_use()
+    choices = [SHIPPED] + [folder.name for folder in retrained]
+
+    def _choose() -> None:
+        name = st.session_state["static_model_in_use"]
+        try:
+            retrain.use_static_model(None if name == SHIPPED else retrain.user_models_dir() / name)
+        except EmolabError as exc:
+            st.session_state["model_choice_error"] = str(exc)
+
+    st.selectbox("Static model for new analyses (uploads and folder imports)", choices,
+                 index=choices.index(in_use) if in_use in choices else 0,
+                 key="static_model_in_use", on_change=_choose,
+                 help="Songs already in the library keep their predictions (each records the model "
+                      "version that made it). A retrained model predicts without the 4Q valence "
+                      "correction, which belongs to the shipped model.")
+    if "model_choice_error" in st.session_state:
+        st.error(st.session_state.pop("model_choice_error"))
+    st.caption(f"In use: **{in_use or SHIPPED}**"
+               + ("" if in_use else f" ({models.static.version})" if models.static is not None else ""))
 if st.button("Retrain the static model", type="primary",
              disabled=stats["with_human_static"] < retrain.MIN_SONGS,
              help=f"Needs human labels for at least {retrain.MIN_SONGS} songs that have DEAM "

@@ -26,13 +26,18 @@ HOSTILE = [
 ]
 
 
+def use_index(monkeypatch, path) -> None:
+    """Point the app at the index ``path`` ($EMOLAB_DB), without the demo library or warm-up."""
+    monkeypatch.setenv("EMOLAB_DB", str(path))
+    monkeypatch.setenv("EMOLAB_NO_DEMO", "1")
+    monkeypatch.setenv("EMOLAB_NO_WARMUP", "1")
+
+
 @pytest.fixture
 def db(tmp_path, monkeypatch):
     """The index the app opens ($EMOLAB_DB), filled with six songs with audio."""
     path = tmp_path / "app.duckdb"
-    monkeypatch.setenv("EMOLAB_DB", str(path))
-    monkeypatch.setenv("EMOLAB_NO_DEMO", "1")
-    monkeypatch.setenv("EMOLAB_NO_WARMUP", "1")
+    use_index(monkeypatch, path)
     fill_index(path, n_songs=6, audio_dir=tmp_path)
     return path
 
@@ -98,9 +103,7 @@ def test_library_text_filter(db):
 
 
 def test_empty_library_offers_the_demo_without_building_it(tmp_path, monkeypatch):
-    monkeypatch.setenv("EMOLAB_DB", str(tmp_path / "empty.duckdb"))
-    monkeypatch.setenv("EMOLAB_NO_DEMO", "1")
-    monkeypatch.setenv("EMOLAB_NO_WARMUP", "1")
+    use_index(monkeypatch, tmp_path / "empty.duckdb")
     at = open_page("library")
     assert_clean(at)
     assert "The library is empty." in [i.value for i in at.info]
@@ -146,9 +149,7 @@ def test_search_typed_values_rank_nearest_first(db):
 
 def test_search_and_explore_default_to_predictions_without_human_labels(tmp_path, monkeypatch):
     path = tmp_path / "predicted-only.duckdb"
-    monkeypatch.setenv("EMOLAB_DB", str(path))
-    monkeypatch.setenv("EMOLAB_NO_DEMO", "1")
-    monkeypatch.setenv("EMOLAB_NO_WARMUP", "1")
+    use_index(monkeypatch, path)
     fill_index(path, n_songs=6, audio_dir=tmp_path)
     with open_index(path) as index:
         index.con.execute("DELETE FROM annotations")
@@ -178,9 +179,7 @@ EXPLORE_CONTROLS = [(method, colour, source, raw)
 
 
 def test_explore_renders_for_every_combination_of_its_controls(explore_db, monkeypatch):
-    monkeypatch.setenv("EMOLAB_DB", str(explore_db))
-    monkeypatch.setenv("EMOLAB_NO_DEMO", "1")
-    monkeypatch.setenv("EMOLAB_NO_WARMUP", "1")
+    use_index(monkeypatch, explore_db)
     at = open_page("explore")
     assert_clean(at)
     assert at.radio(key="explore_source").value == "human"  # the index has human labels
@@ -299,6 +298,37 @@ def test_models_page_describes_the_shipped_models_and_shows_their_scores(db):
     assert 0.3 < metrics["R² valence"] < 0.6 and 0.5 < metrics["R² arousal"] < 0.8
     shown = " ".join(j.proto.body for j in at.get("json"))
     assert shown and str(Path.home()) + "/" not in shown  # no path of this machine
+
+
+def test_a_retrained_model_chosen_on_the_models_page_is_the_one_the_app_uses(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from emolab import retrain, ui
+    from emolab.models.static import StaticConfig
+
+    path = tmp_path / "labelled.duckdb"
+    use_index(monkeypatch, path)
+    monkeypatch.setenv("EMOLAB_HOME", str(tmp_path / "home"))
+    fill_index(path, n_songs=40)  # 20 songs with human labels
+    add_features(path)
+    config = StaticConfig(n_members=2, heads=("ridge",))
+    with open_index(path) as index:
+        model, folder = retrain.retrain_static(index, config=replace(config, tnn=replace(
+            config.tnn, epochs=1, positive_threshold=0.6, negative_threshold=0.7)))
+    at = open_page("models")
+    assert_clean(at)
+    box = at.selectbox(key="static_model_in_use")
+    assert box.value == "the shipped model" and folder.name in box.options
+    box.select(folder.name).run()
+    assert_clean(at)
+    assert retrain.static_model_in_use() == folder.name
+    assert ui.get_models().static.version == model.version  # what uploads and imports now use
+    assert ui.analysis_worker().models_dir == str(retrain.models_dir_in_use())
+    text = " ".join(m.value for m in at.markdown)
+    assert f"version `{model.version}`" in text  # the card shows the model in use
+    at.selectbox(key="static_model_in_use").select("the shipped model").run()
+    assert retrain.models_dir_in_use() is None and ui.get_models().static.version != model.version
+    ui.analysis_worker().close()
 
 
 def test_portable_paths_hide_this_machines_folders():

@@ -117,3 +117,24 @@ def test_one_feature_pass_serves_the_song_vector_and_the_curve():
     shared = predict.predict_dynamic_band(y, 22050, model=models.dynamic, frames=(columns, frames))
     for key in ("times", "valence", "arousal", "valence_std", "arousal_std"):
         np.testing.assert_allclose(shared[key], own[key], atol=1e-12, err_msg=key)
+
+
+def test_a_silent_file_gets_no_emotion_anywhere_and_is_never_stored(tmp_path, index):
+    from emolab import predict
+    from emolab.exceptions import SongIndexError
+
+    silence = encode(np.zeros(3 * 22050, dtype=np.float32), 22050)
+    analysis = pipeline.analyse(silence, models=predict.load_models(), name="quiet.wav")
+    assert analysis.silent and analysis.static is None and analysis.dynamic is None
+    assert any("silent" in note for note in analysis.notes)
+    with pytest.raises(SongIndexError, match="silent"):
+        pipeline.add_to_index(index, analysis)
+    # a folder with one silent and one musical file: the silent one is reported, nothing stored for it
+    folder = tmp_path / "music"
+    folder.mkdir()
+    (folder / "quiet.wav").write_bytes(silence)
+    (folder / "chord.wav").write_bytes(encode(chord(seconds=3.0), 22050))
+    report = ingest.ingest([folder], index=index, workers=1, with_models=True, progress=lambda *a: None)
+    assert [Path(p).name for p in report.added] == ["chord.wav"]
+    assert [(Path(p).name, "silent" in why) for p, why in report.failed] == [("quiet.wav", True)]
+    assert songs.stats(index.con)["songs"] == 1

@@ -60,3 +60,29 @@ def test_user_models_dir_follows_emolab_home(monkeypatch, tmp_path):
     monkeypatch.delenv("EMOLAB_HOME")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert retrain.user_models_dir() == tmp_path / "xdg" / "emolab" / "models"
+
+
+def test_a_retrained_model_can_be_put_in_use_and_taken_back(labelled):
+    from emolab import predict
+    from tests.conftest import chord
+
+    assert retrain.models_dir_in_use() is None and retrain.static_model_in_use() is None
+    with open_index(labelled) as index:
+        model, folder = retrain.retrain_static(index, config=small_config())
+    with pytest.raises(ModelError, match="not one of your retrained models"):
+        retrain.use_static_model(MODELS_DIR / "static")
+    broken = folder.parent / "static-broken"
+    broken.mkdir()
+    (broken / "model.json").write_text("{ not json", encoding="utf-8")
+    with pytest.raises(ModelError, match="cannot be used"):
+        retrain.use_static_model(broken)
+    assert retrain.models_dir_in_use() is None  # a refused choice changes nothing
+    models_dir = retrain.use_static_model(folder)
+    assert models_dir == retrain.models_dir_in_use() and retrain.static_model_in_use() == folder.name
+    models = predict.load_models(models_dir)
+    assert models.static.version == model.version
+    assert models.valence is None  # the 4Q correction belongs to the shipped static model
+    band = predict.predict_dynamic_band(chord(seconds=12.0), 22050, model=models.dynamic)
+    assert len(band["times"]) > 0 and np.isfinite(band["valence"]).all()
+    assert retrain.use_static_model(None) is None and retrain.models_dir_in_use() is None
+    assert predict.load_models().static.version != model.version
