@@ -77,14 +77,13 @@ COLUMN_SETS = ("fast", "fast+pitch")
 def column_set(name: str = "fast") -> list[str]:
     """The DEAM columns of a named set, in table order.
 
-    ``"fast"``: the 55 the fast extractor computes (``deam_fast.FAST_COLUMNS``);
-    ``"fast+pitch"``: those and the 12 of openSMILE's pitch and voice-quality chain (the 67
-    of ``deam.RECOMPUTABLE_COLUMNS``, until the fast extractor computes the pitch chain).
+    ``"fast"``: the 55 outside the pitch chain (``deam_fast.FAST_COLUMNS``);
+    ``"fast+pitch"``: those and the 12 of the pitch and voice-quality chain
+    (``deam_fast.FAST_PITCH_COLUMNS``, the 67 of ``deam.RECOMPUTABLE_COLUMNS``).
     """
-    from emolab.features.deam import RECOMPUTABLE_COLUMNS
-    from emolab.features.deam_fast import FAST_COLUMNS
+    from emolab.features.deam_fast import FAST_COLUMNS, FAST_PITCH_COLUMNS
 
-    sets = {"fast": FAST_COLUMNS, "fast+pitch": RECOMPUTABLE_COLUMNS}
+    sets = {"fast": FAST_COLUMNS, "fast+pitch": FAST_PITCH_COLUMNS}
     if name not in sets:
         raise ParameterError(f"Unknown column set '{name}'; choose {' or '.join(COLUMN_SETS)}.")
     return list(sets[name])
