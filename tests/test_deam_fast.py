@@ -9,7 +9,7 @@ import pytest
 
 from emolab.exceptions import ParameterError
 from emolab.features import deam, deam_fast
-from emolab.features.deam_fast import FAST_COLUMNS, deam_frames, deam_song_vector, raw_frames
+from emolab.features.deam_fast import FAST_COLUMNS, FAST_PITCH_COLUMNS, deam_frames, deam_song_vector, raw_frames
 from tests.conftest import chord
 
 SR = 44100
@@ -60,7 +60,7 @@ def test_raw_columns_follow_opensmile_frame_by_frame():
 
 def test_calibration_is_shipped_for_every_column_and_makes_values_match():
     meta = json.loads(deam_fast.CALIBRATION_PATH.read_text())
-    assert set(meta["columns"]) == set(FAST_COLUMNS) and "feature-calibration" in meta["command"]
+    assert set(meta["columns"]) == set(FAST_PITCH_COLUMNS) and "feature-calibration" in meta["command"]
     y = music_like(seconds=6.0, seed=3)
     fast = deam_song_vector(y, SR)
     smile = deam_song_vector(y, SR, extractor="opensmile")
@@ -73,7 +73,7 @@ def test_contract_errors_and_short_audio():
     with pytest.raises(ParameterError, match="extractor"):
         deam_frames(music_like(), SR, extractor="librosa")
     with pytest.raises(ParameterError, match="opensmile"):
-        deam_frames(music_like(), SR, columns=["F0final_sma_amean"])
+        deam_frames(music_like(), SR, columns=["audSpec_Rfilt_sma[0]_amean"])
     times, frames = deam_frames(np.zeros(SR // 3, dtype=np.float32), SR)
     assert times.tolist() == [0.5] and np.all(np.isfinite(frames))
     assert deam_song_vector(music_like(), SR, columns=FAST_COLUMNS[:3]).shape == (3,)

@@ -64,8 +64,11 @@ def agreement_command(args) -> int:
     from emolab.experiments import feature_agreement as fa
     from emolab.models.static import StaticEmotionModel
 
+    from emolab.features.deam_fast import PITCH_COLUMNS
+
     model = StaticEmotionModel.load(args.model)
-    columns = list(model.feature_columns)
+    # the model's columns, and the pitch chain's whether or not the model uses them
+    columns = list(model.feature_columns) + [c for c in PITCH_COLUMNS if c not in model.feature_columns]
     fast, smile, cpu, counts = [], [], {"fast": 0.0, "opensmile": 0.0, "audio_seconds": 0.0}, []
     for name, folder in args.dataset:
         files = fa.audio_files(folder, limit=args.limit)

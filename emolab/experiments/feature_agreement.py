@@ -71,7 +71,7 @@ def fit_calibration(files, *, columns=None, seconds=30.0, command="", progress=N
         JSON-ready: ``columns`` ({column: [slope, intercept]}), ``frame_r`` (Pearson r of
         the raw values per column), the corpus size, the date and ``command``.
     """
-    columns = list(deam_fast.FAST_COLUMNS if columns is None else columns)
+    columns = list(deam_fast.FAST_PITCH_COLUMNS if columns is None else columns)
     fast, smile = paired_frames(files, columns, seconds=seconds, progress=progress)
     maps, frame_r = {}, {}
     for j, column in enumerate(columns):

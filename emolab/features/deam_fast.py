@@ -29,14 +29,20 @@ from emolab.features.deam import RECOMPUTABLE_COLUMNS, WINDOW_SECONDS, n_frames
 #: The extractors :func:`deam_frames` accepts.
 EXTRACTORS = ("fast", "opensmile")
 
-#: The descriptors of openSMILE's pitch and voice-quality chain (not computed by the fast
-#: extractor: leaving their 12 columns out costs the static model less than 0.01 R², see
-#: data/models/README.md).
+#: The descriptors of openSMILE's pitch and voice-quality chain (computed, only when asked
+#: for, by :mod:`emolab.features.pitch`).
 PITCH_DESCRIPTORS = ("F0final", "voicingFinalUnclipped", "jitterLocal", "jitterDDP", "shimmerLocal", "logHNR")
 
-#: The DEAM columns the fast extractor computes (and the static model uses): the 55 of
+#: The DEAM columns the static model uses today: the 55 of
 #: :data:`emolab.features.deam.RECOMPUTABLE_COLUMNS` outside the pitch chain.
 FAST_COLUMNS = [c for c in RECOMPUTABLE_COLUMNS if not c.startswith(PITCH_DESCRIPTORS)]
+
+#: The 12 columns of the pitch chain (F0, voicing, jitter, shimmer, HNR; mean and std).
+PITCH_COLUMNS = [c for c in RECOMPUTABLE_COLUMNS if c.startswith(PITCH_DESCRIPTORS)]
+
+#: Every column the fast extractor computes: the 55 and the 12 pitch columns (all 67 of
+#: :data:`emolab.features.deam.RECOMPUTABLE_COLUMNS`, in that order).
+FAST_PITCH_COLUMNS = list(RECOMPUTABLE_COLUMNS)
 
 
 def _check(columns, extractor):
@@ -44,7 +50,7 @@ def _check(columns, extractor):
         raise ParameterError(f"Unknown feature extractor '{extractor}'; choose 'fast' or 'opensmile'.")
     columns = list(FAST_COLUMNS if columns is None else columns)
     if extractor == "fast":
-        missing = [c for c in columns if c not in FAST_COLUMNS]
+        missing = [c for c in columns if c not in FAST_PITCH_COLUMNS]
         if missing:
             raise ParameterError(f"The fast extractor does not compute {missing[:3]}; "
                                  "use extractor='opensmile' for these columns.")
@@ -60,7 +66,8 @@ def deam_frames(y: np.ndarray, sr: int, *, columns=None, extractor: str = "fast"
         Mono audio.
     sr : int
     columns : list of str, optional
-        Default :data:`FAST_COLUMNS`.
+        Default :data:`FAST_COLUMNS`; any of :data:`FAST_PITCH_COLUMNS` (the pitch chain is
+        computed only when one of its columns is asked for).
     extractor : {'fast', 'opensmile'}
 
     Returns
@@ -75,6 +82,10 @@ def deam_frames(y: np.ndarray, sr: int, *, columns=None, extractor: str = "fast"
         return deam.opensmile_frames(y, sr, columns=columns)
     times, frames = raw_frames(y, sr, columns=columns)
     calibration = load_calibration()
+    missing = [c for c in columns if c not in calibration]
+    if missing:
+        raise FeatureError(f"The fast feature calibration has no map for {missing[:3]}; rebuild it with: "
+                           "python -m emolab experiment feature-calibration")
     for j, column in enumerate(columns):
         slope, intercept = calibration[column]
         frames[:, j] = slope * frames[:, j] + intercept
@@ -175,8 +186,17 @@ def _delta(x, width=2):
     return num / (2.0 * sum(k * k for k in range(1, width + 1)))
 
 
-def fast_llds(y: np.ndarray, sr: int) -> dict:
+def fast_llds(y: np.ndarray, sr: int, *, pitch: bool = False, voice: bool = False) -> dict:
     """The 10 ms contours the fast columns need (smoothed, as openSMILE's ``*_sma``).
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n_samples,)
+    sr : int
+    pitch : bool
+        Also ``F0final_sma`` and ``voicingFinalUnclipped_sma`` (:mod:`emolab.features.pitch`).
+    voice : bool
+        Also jitter, shimmer and log HNR (implies the F0 track they are measured on).
 
     Returns
     -------
@@ -281,6 +301,10 @@ def fast_llds(y: np.ndarray, sr: int) -> dict:
     }
     out = {name: _sma(v) for name, v in smooth.items()}
     out["pcm_RMSenergy_sma_de"] = _delta(out["pcm_RMSenergy_sma"])
+    if pitch or voice:
+        from emolab.features.pitch import pitch_llds
+
+        out.update(pitch_llds(y, n, voice=voice))
     return out
 
 
@@ -311,7 +335,9 @@ def raw_frames(y: np.ndarray, sr: int, *, columns=None):
     Same parameters and returns as :func:`deam_frames` with ``extractor='fast'``.
     """
     columns = _check(columns, "fast")
-    llds = fast_llds(y, sr)
+    wanted = {_split(c)[0] for c in columns}
+    llds = fast_llds(y, sr, pitch=bool(wanted & {"F0final_sma", "voicingFinalUnclipped_sma"}),
+                     voice=bool(wanted & {"jitterLocal_sma", "jitterDDP_sma", "shimmerLocal_sma", "logHNR_sma"}))
     n = n_frames(max(np.asarray(y).size, int(round(WINDOW_SECONDS * sr))), sr)
     stats = {}
     frames = np.empty((n, len(columns)))

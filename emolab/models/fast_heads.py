@@ -8,7 +8,8 @@ same fitted parameters are applied directly: the Yeo-Johnson transform vectorise
 columns, the RBF SVR and the ridge as matrix products, all trees of a boosted head walked
 together, level by level. :func:`member_predict` returns what
 ``emolab.models.static._Member.predict`` did (a test compares them on the shipped model);
-:func:`compile_member` caches the flattened parameters on the fold model.
+:func:`member_head_predictions` gives each head's own prediction (what the model's stacking
+weights combine); :func:`compile_member` caches the flattened parameters on the fold model.
 """
 from __future__ import annotations
 
@@ -92,6 +93,13 @@ def head_arrays(head) -> dict | None:
     from sklearn.linear_model import RidgeCV
     from sklearn.svm import SVR
 
+    from emolab.models.relevance_svr import RelevanceSVR
+
+    if isinstance(head, RelevanceSVR):  # an RBF SVR on relevance-scaled inputs
+        fields = head_arrays(head.svr_)
+        if fields is not None:
+            fields["input_scale"] = np.asarray(head.scale_, dtype=np.float64)
+        return fields
     if isinstance(head, SVR) and head.kernel == "rbf":
         sv = np.asarray(head.support_vectors_, dtype=np.float64)
         return {"kind": np.array("svr"), "sv": sv, "sv_sq": (sv ** 2).sum(axis=1),
@@ -113,8 +121,11 @@ def _head(head):
     if kind == "svr":
         sv, sv_sq, dual = fields["sv"], fields["sv_sq"], fields["dual"]
         b, gamma = float(fields["intercept"]), float(fields["gamma"])
+        scale = fields.get("input_scale")
 
         def svr(H):
+            if scale is not None:
+                H = H * scale
             d2 = (H ** 2).sum(axis=1)[:, None] + sv_sq[None, :] - 2.0 * H @ sv.T
             return np.exp(-gamma * np.maximum(d2, 0.0)) @ dual + b
         return svr
@@ -144,8 +155,8 @@ def compile_member(member) -> dict:
     return compiled
 
 
-def member_predict(member, X: np.ndarray) -> np.ndarray:
-    """``_Member.predict``: (valence, arousal) of each row, shape (n, 2), on [-1, 1]."""
+def member_head_predictions(member, X: np.ndarray) -> np.ndarray:
+    """Every head's own prediction, shape (n, targets, heads), before any combination or clipping."""
     c = compile_member(member)
     X = np.asarray(X, dtype=np.float64)
     Z = yeo_johnson(np.clip(X, c["low"], c["high"]), c["lambdas"])
@@ -156,5 +167,9 @@ def member_predict(member, X: np.ndarray) -> np.ndarray:
     else:
         E = member.embedding_scale_.transform(member.embedder_.transform(Z))
         H = member._head_inputs(Z, E)
-    return np.column_stack([np.mean([head(H) for head in target_heads], axis=0)
-                            for target_heads in c["heads"]]).clip(-1.0, 1.0)
+    return np.stack([np.column_stack([head(H) for head in target_heads]) for target_heads in c["heads"]], axis=1)
+
+
+def member_predict(member, X: np.ndarray) -> np.ndarray:
+    """The fold model's plain average of its heads: (valence, arousal) of each row, shape (n, 2), on [-1, 1]."""
+    return member_head_predictions(member, X).mean(axis=2).clip(-1.0, 1.0)

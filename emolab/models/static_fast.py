@@ -28,7 +28,7 @@ from emolab.exceptions import ModelError
 from emolab.models.fast_heads import walk_trees, yeo_johnson
 
 #: Bumped whenever the layout of the cached arrays changes.
-LAYOUT = "static-fast-v1"
+LAYOUT = "static-fast-v2"
 _FILES = ("model.json", "heads.joblib", "embedders.pt")
 
 
@@ -59,6 +59,13 @@ class FastStaticModel:
         self.trained_on = meta["trained_on"]
         self.valence_stage = None
         self._members = _unpack(arrays)
+        n_heads = len(self._members[0]["heads"][0]) if self._members else 0
+        if "stack_weights" in meta:  # how the heads are combined (a plain mean before stacking)
+            self.stack_weights_ = np.asarray(meta["stack_weights"], dtype=np.float64)
+            self.stack_intercept_ = np.asarray(meta["stack_intercept"], dtype=np.float64)
+        else:
+            self.stack_weights_ = np.full((2, n_heads), 1.0 / max(n_heads, 1))
+            self.stack_intercept_ = np.zeros(2)
 
     # ---- prediction (what the analysis path uses)
     def _check_input(self, X) -> np.ndarray:
@@ -81,9 +88,22 @@ class FastStaticModel:
         -------
         mean, std : np.ndarray, shape (n, 2)
         """
-        X = self._check_input(X)
-        mean = np.stack([_member_predict(m, X) for m in self._members]).mean(axis=0)
+        mean = self._combine(self.head_predictions(X))
         return mean, np.broadcast_to(self._halfwidth(0.68), mean.shape).copy()
+
+    def head_predictions(self, X) -> np.ndarray:
+        """Each head's prediction averaged over the fold models, shape (n, 2, heads)."""
+        X = self._check_input(X)
+        return np.mean([_member_heads(m, X) for m in self._members], axis=0)
+
+    def _combine(self, P) -> np.ndarray:
+        """As :meth:`emolab.models.static.StaticEmotionModel._combine` (its stacking weights)."""
+        P = np.asarray(P, dtype=np.float64)
+        if self.stack_weights_.shape[1] > P.shape[2]:  # each target's stack also reads the others' heads
+            t = P.shape[1]
+            P = np.stack([np.concatenate([P[:, j]] + [P[:, k] for k in range(t) if k != j], axis=1)
+                          for j in range(t)], axis=1)
+        return (np.einsum("ntk,tk->nt", P, self.stack_weights_) + self.stack_intercept_).clip(-1.0, 1.0)
 
     def _halfwidth(self, level) -> np.ndarray:
         key = f"{level:g}"
@@ -215,6 +235,8 @@ def _unpack(arrays: dict) -> list[dict]:
 def _head_predict(h: dict, H: np.ndarray) -> np.ndarray:
     kind = str(h["kind"])
     if kind == "svr":
+        if "input_scale" in h:  # a relevance-scaled SVR
+            H = H * h["input_scale"]
         d2 = (H ** 2).sum(axis=1)[:, None] + h["sv_sq"][None, :] - 2.0 * H @ h["sv"].T
         return np.exp(-float(h["gamma"]) * np.maximum(d2, 0.0)) @ h["dual"] + float(h["intercept"])
     if kind == "ridge":
@@ -224,9 +246,9 @@ def _head_predict(h: dict, H: np.ndarray) -> np.ndarray:
     raise ModelError(f"Unknown compiled head '{kind}'; delete ~/.cache/emolab/models and retry.")
 
 
-def _member_predict(m: dict, X: np.ndarray) -> np.ndarray:
+def _member_heads(m: dict, X: np.ndarray) -> np.ndarray:
+    """One fold model's head predictions, shape (n, targets, heads), unclipped."""
     Z = yeo_johnson(np.clip(X, m["low"], m["high"]), m["lambdas"])
     if m["mean"] is not None:
         Z = (Z - m["mean"]) / m["scale"]
-    return np.column_stack([np.mean([_head_predict(h, Z) for h in heads], axis=0)
-                            for heads in m["heads"]]).clip(-1.0, 1.0)
+    return np.stack([np.column_stack([_head_predict(h, Z) for h in heads]) for heads in m["heads"]], axis=1)
