@@ -74,3 +74,26 @@ def test_prediction_process_imports_neither_sklearn_nor_torch(cache):
     env = dict(os.environ)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert done.stdout.strip() == "[]", done.stderr[-2000:]
+
+
+def test_a_stacked_relevance_svr_model_predicts_as_its_full_model(cache, tmp_path):
+    """The recipe's options (relevance-scaled SVR, stacking weights across targets) survive the numpy form."""
+    from dataclasses import replace
+
+    from emolab.models.static import StaticConfig, StaticEmotionModel
+    from emolab.models.tnn import TripletConfig
+
+    full_columns = StaticEmotionModel.load(SHIPPED).feature_columns
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, len(full_columns))) * 2 + 5
+    Y = np.tanh(np.column_stack([X[:, 0] - 5, X[:, 1] - X[:, 2]]) / 3)
+    config = replace(StaticConfig(tnn=TripletConfig(n_components=2, hidden_units=8, epochs=1)),
+                     svr_scaling="relevance", combine="stack", cross_target=True, hgb_iterations=20)
+    model = StaticEmotionModel(config).fit(X, Y, list(full_columns))
+    folder = model.save(tmp_path / "static")
+    fast = static_fast.load_static(folder)
+    fast = static_fast.load_static(folder)
+    assert isinstance(fast, static_fast.FastStaticModel) and fast._full is None
+    assert fast.stack_weights_.shape[1] > 3  # cross-target stack: more inputs than heads
+    Xn = X[:10] + rng.normal(size=(10, X.shape[1]))
+    np.testing.assert_allclose(fast.predict(Xn)[0], model.predict(Xn)[0], atol=1e-12)
