@@ -102,7 +102,7 @@ def deam_features(y: np.ndarray, sr: int, *, extractor: str = DEFAULT_EXTRACTOR)
     sr : int
     extractor : {'fast', 'opensmile'}
         ``'fast'`` never imports openSMILE; it computes the columns of
-        :data:`emolab.features.deam_fast.FAST_COLUMNS` and leaves the others NaN
+        :data:`emolab.features.deam_fast.RUNTIME_COLUMNS` and leaves the others NaN
         (missing). ``'opensmile'`` computes all 74 with openSMILE.
 
     Returns
@@ -116,7 +116,7 @@ def deam_features(y: np.ndarray, sr: int, *, extractor: str = DEFAULT_EXTRACTOR)
     """
     from emolab.features import deam, deam_fast
 
-    columns = list(deam_fast.FAST_COLUMNS if extractor == "fast" else deam.DEAM74_COLUMNS)
+    columns = list(deam_fast.RUNTIME_COLUMNS if extractor == "fast" else deam.DEAM74_COLUMNS)
     _, frames = deam_fast.deam_frames(y, sr, columns=columns, extractor=extractor)
     out = np.full(len(deam.DEAM74_COLUMNS), np.nan, dtype=np.float32)
     where = {c: i for i, c in enumerate(deam.DEAM74_COLUMNS)}

@@ -84,12 +84,13 @@ def test_heads_are_checked_before_training_and_any_subset_trains():
     assert np.corrcoef(ridge_only.predict(X)[0][:, 1], Y[:, 1])[0, 1] > 0.8
 
 
-def test_recomputable_columns_drop_the_seven_others_and_the_model_the_pitch_chain():
+def test_recomputable_columns_drop_the_seven_others_and_the_fast_set_the_pitch_chain():
     from emolab.features.deam import DEAM74_COLUMNS
 
     kept = recomputable_columns(DEAM74_COLUMNS)
     assert len(kept) == 67 and "audSpec_Rfilt_sma[0]_amean" not in kept
-    used = model_columns(DEAM74_COLUMNS)
+    assert model_columns(DEAM74_COLUMNS) == kept  # the default set: all 67, pitch chain included
+    used = model_columns(DEAM74_COLUMNS, columns_set="fast")
     assert len(used) == 55 and "F0final_sma_amean" not in used and "logHNR_sma_stddev" not in used
     assert set(used) < set(kept)
 
@@ -118,9 +119,9 @@ def test_predict_features_cli(tiny_model, tmp_path, capsys):
 
 def test_shipped_model_spreads_its_predictions_and_its_intervals_grow_with_the_level():
     model = StaticEmotionModel.load()
-    assert model.feature_columns == model_columns(model.feature_columns) and len(model.feature_columns) == 55
+    assert model.feature_columns == model_columns(model.feature_columns) and len(model.feature_columns) == 67
     rng = np.random.default_rng(0)
-    X = model.feature_mean + rng.normal(size=(20, 55)) * model.feature_std
+    X = model.feature_mean + rng.normal(size=(20, len(model.feature_columns))) * model.feature_std
     mean, std = model.predict(X)
     # Songs unlike each other get different predictions (a constant output would pass a range check).
     assert np.all(mean.std(axis=0) > 0.02) and np.all(np.abs(mean) <= 1.0)

@@ -76,9 +76,9 @@ def _recipe_arguments(p) -> None:
                         "learnt on the fold models' out-of-fold predictions (stack)")
     p.add_argument("--cross-target", action="store_true",
                    help="with --combine stack: each target's stack also reads the other target's heads")
-    p.add_argument("--columns", choices=("fast", "fast+pitch"), default="fast",
-                   help="the DEAM columns to train on: the 55 the fast extractor computes (default) or those "
-                        "and the 12 of the pitch chain")
+    p.add_argument("--columns", choices=("fast", "fast+pitch"), default="fast+pitch",
+                   help="the DEAM columns to train on: all 67 the fast extractor computes (fast+pitch, the "
+                        "default) or the 55 outside the pitch chain (fast)")
 
 
 def _artist_argument(p) -> None:

@@ -33,8 +33,8 @@ EXTRACTORS = ("fast", "opensmile")
 #: for, by :mod:`emolab.features.pitch`).
 PITCH_DESCRIPTORS = ("F0final", "voicingFinalUnclipped", "jitterLocal", "jitterDDP", "shimmerLocal", "logHNR")
 
-#: The DEAM columns the static model uses today: the 55 of
-#: :data:`emolab.features.deam.RECOMPUTABLE_COLUMNS` outside the pitch chain.
+#: The 55 DEAM columns of :data:`emolab.features.deam.RECOMPUTABLE_COLUMNS` outside the pitch
+#: chain (the static model before December 2026 used only these).
 FAST_COLUMNS = [c for c in RECOMPUTABLE_COLUMNS if not c.startswith(PITCH_DESCRIPTORS)]
 
 #: The 12 columns of the pitch chain (F0, voicing, jitter, shimmer, HNR; mean and std).
@@ -43,6 +43,10 @@ PITCH_COLUMNS = [c for c in RECOMPUTABLE_COLUMNS if c.startswith(PITCH_DESCRIPTO
 #: Every column the fast extractor computes: the 55 and the 12 pitch columns (all 67 of
 #: :data:`emolab.features.deam.RECOMPUTABLE_COLUMNS`, in that order).
 FAST_PITCH_COLUMNS = list(RECOMPUTABLE_COLUMNS)
+
+#: What an analysis computes (``pipeline.deam_features``, the 4Q experiment's cache): all 67, so
+#: that every static model, shipped (67 columns) or retrained, finds its columns.
+RUNTIME_COLUMNS = FAST_PITCH_COLUMNS
 
 
 def _check(columns, extractor):

@@ -74,7 +74,7 @@ def recomputable_columns(columns) -> list[str]:
 COLUMN_SETS = ("fast", "fast+pitch")
 
 
-def column_set(name: str = "fast") -> list[str]:
+def column_set(name: str = "fast+pitch") -> list[str]:
     """The DEAM columns of a named set, in table order.
 
     ``"fast"``: the 55 outside the pitch chain (``deam_fast.FAST_COLUMNS``);
@@ -89,7 +89,7 @@ def column_set(name: str = "fast") -> list[str]:
     return list(sets[name])
 
 
-def model_columns(columns, *, columns_set: str = "fast") -> list[str]:
+def model_columns(columns, *, columns_set: str = "fast+pitch") -> list[str]:
     """The columns of ``columns`` a model on ``columns_set`` uses (default: those the fast extractor computes)."""
     keep = set(column_set(columns_set))
     return [c for c in columns if c in keep]
