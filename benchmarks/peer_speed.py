@@ -144,34 +144,41 @@ def warm_analysis(path: Path, repeats: int, extractor: str) -> tuple[list[float]
 
 
 def stages(data: bytes, extractor: str) -> dict:
-    """Seconds of each stage of one warm analysis, in this process (best of two)."""
-    import torch
+    """Seconds of each stage of one warm analysis, in this process (best of three), set up as
+    the analysis child is (:func:`emolab.worker.tune_memory`, one BLAS thread, the models'
+    numpy form). Stages run one after the other here; ``pipeline.analyse`` overlaps the tonal
+    pass with the DEAM features and decodes long files in two threads."""
+    from threadpoolctl import threadpool_limits
 
     from emolab import audio, pipeline, predict
-    from emolab.config import ANALYSIS_SR
+    from emolab.features import tonal
+    from emolab.worker import tune_memory
 
-    torch.set_num_threads(1)  # as in the workers
+    tune_memory()
     models = predict.load_models()
     out = {}
 
     def timed(name, fn):
         best = None
-        for _ in range(2):
+        for _ in range(3):
             start = time.perf_counter()
             value = fn()
             best = min(best or 1e9, time.perf_counter() - start)
         out[name] = round(best, 3)
         return value
 
-    clip = timed("decode", lambda: audio.decode(data, sr=None))
-    vector = timed("DEAM features", lambda: pipeline.deam_vector(clip.y, clip.sr, extractor=extractor))
-    if models.static is not None:
-        timed("static model", lambda: predict.predict_static(clip.y, clip.sr, model=models.static,
-                                                             deam_vector=vector))
-    y22 = timed("resample to 22.05 kHz", lambda: audio.resample(clip.y, orig_sr=clip.sr, target_sr=ANALYSIS_SR))
-    if models.dynamic is not None:
-        timed("dynamic model (log-mel, VAE, LSTM)",
-              lambda: predict.predict_dynamic(y22, ANALYSIS_SR, model=models.dynamic, level=(0.0, 0.0)))
+    with threadpool_limits(1):
+        clip = timed("decode", lambda: audio.decode(data, sr=None))
+        columns, frames, vector = timed("DEAM features", lambda: pipeline.deam_features(
+            clip.y, clip.sr, extractor=extractor))
+        tonal_vector = timed("tonal pass (4Q valence stage)", lambda: tonal.tonal_vector(clip.y, clip.sr))
+        if models.static is not None:
+            timed("static model + valence stage", lambda: predict.predict_static(
+                clip.y, clip.sr, model=models.static, deam_vector=vector, tonal_vector=tonal_vector))
+        if models.dynamic is not None:
+            timed("dynamic curve (windowed static model)", lambda: predict.predict_dynamic_band(
+                clip.y, clip.sr, model=models.dynamic, extractor=extractor, frames=(columns, frames)))
+        timed("whole analysis (pipeline.analyse)", lambda: pipeline.analyse(data, models=models, extractor=extractor))
     return out
 
 
@@ -263,7 +270,7 @@ def main(argv=None) -> int:
               f"{'yes' if info['static'] else 'no'}, dynamic {'yes' if info['dynamic'] else 'no'}): "
               f"median {median:.2f} s, best {best:.2f} s of {len(times)} — target ≤ 1 s: {verdict} "
               f"(load {before} → {after})")
-        print("in-process stages, best of two (s): " + ", ".join(f"{k} {v}" for k, v in info["stages"].items()))
+        print("in-process stages, best of three (s): " + ", ".join(f"{k} {v}" for k, v in info["stages"].items()))
     return 0
 
 

@@ -123,7 +123,10 @@ def decode(
             if frames > 0 and frames / original_sr > limits.max_duration:
                 raise AudioTooLongError(_too_long(frames / original_sr, limits.max_duration))
             max_frames = int((limits.max_duration + 1) * original_sr)
-            y = f.read(frames=max_frames, dtype="float32", always_2d=True)
+            if f.format in SPLIT_FORMATS and f.seekable() and frames >= SPLIT_SECONDS * original_sr:
+                y = _read_in_two(data, f, frames)
+            else:
+                y = f.read(frames=max_frames, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise CorruptAudioError(
             "This file could not be read as audio: it may be damaged, truncated, "
@@ -202,15 +205,51 @@ def mono_at_rate(y: np.ndarray, sr: int, *, target_sr: int, min_seconds: float =
         raise ParameterError(f"Audio must be mono, shape (n_samples,); got shape {y.shape}.")
     if sr <= 0:
         raise ParameterError(f"The sample rate must be positive; got {sr}.")
-    y = np.nan_to_num(resample(y, orig_sr=sr, target_sr=target_sr), nan=0.0, posinf=0.0, neginf=0.0)
+    y = resample(y, orig_sr=sr, target_sr=target_sr)
+    if not np.isfinite(y).all():  # one pass to check; the repair (several passes) only when needed
+        y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
     n_min = int(round(min_seconds * target_sr))
     return np.pad(y, (0, n_min - y.size)) if y.size < n_min else y
 
 
+#: Containers whose decoder seeks to the exact sample in libsndfile (a test checks that the
+#: halves join without a seam), and the length from which they are decoded in two threads
+#: (libsndfile releases the GIL; a 4-minute Vorbis file takes about a second on one core).
+SPLIT_FORMATS = ("OGG", "FLAC", "WAV")
+SPLIT_SECONDS = 90.0
+
+
+def _read_in_two(data: bytes, first, frames: int) -> np.ndarray:
+    """The whole of an open file ``first`` (``frames`` long): its second half decoded by a
+    second reader of the same bytes in a thread while ``first`` decodes the first half."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    half = frames // 2
+    out = np.empty((frames, first.channels), dtype=np.float32)
+
+    def second_half() -> int:
+        with sf.SoundFile(io.BytesIO(data)) as other:
+            other.seek(half)
+            return len(other.read(out=out[half:]))
+
+    with ThreadPoolExecutor(1) as pool:
+        later = pool.submit(second_half)
+        got = len(first.read(out=out[:half]))
+        got_later = later.result()
+    if got != half or got_later != frames - half:  # a file shorter than its header says
+        return out[:got] if got < half else np.concatenate([out[:half], out[half:half + got_later]])
+    return out
+
+
 def _to_mono(y: np.ndarray) -> np.ndarray:
-    mono = y.mean(axis=1) if y.shape[1] > 1 else y[:, 0]
-    mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0)
-    return np.clip(mono, -1.0, 1.0).astype(np.float32, copy=False)
+    if y.shape[1] == 2:  # as y.mean(axis=1) (same float32 sum, exact halving), 10x faster
+        mono = y[:, 0] + y[:, 1]
+        mono *= np.float32(0.5)
+    else:
+        mono = y.mean(axis=1) if y.shape[1] > 1 else y[:, 0].copy()
+    if not np.isfinite(mono).all():
+        mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0, copy=False)
+    return np.clip(mono, -1.0, 1.0, out=mono).astype(np.float32, copy=False)
 
 
 def resample(y: np.ndarray, *, orig_sr: int, target_sr: int) -> np.ndarray:

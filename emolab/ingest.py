@@ -64,12 +64,11 @@ def warm_up() -> None:
     once can leave a corrupt cache that crashes every later run. After this call the
     workers only read the cache.
     """
-    from emolab.features import spectral, tonal
+    from emolab.features import spectral
 
     t = np.arange(ANALYSIS_SR * 2) / ANALYSIS_SR
     tone = (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-    spectral.song_vector(tone, ANALYSIS_SR)
-    tonal.tonal_vector(tone, ANALYSIS_SR)  # the 4Q valence stage's librosa kernels
+    spectral.song_vector(tone, ANALYSIS_SR)  # (the 4Q valence stage's tonal pass needs no librosa)
 
 
 def ingest(

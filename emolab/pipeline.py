@@ -102,7 +102,7 @@ def deam_features(y: np.ndarray, sr: int, *, extractor: str = DEFAULT_EXTRACTOR)
     sr : int
     extractor : {'fast', 'opensmile'}
         ``'fast'`` never imports openSMILE; it computes the columns of
-        :data:`emolab.features.deam_fast.FAST_COLUMNS` and leaves the others NaN
+        :data:`emolab.features.deam_fast.RUNTIME_COLUMNS` and leaves the others NaN
         (missing). ``'opensmile'`` computes all 74 with openSMILE.
 
     Returns
@@ -116,7 +116,7 @@ def deam_features(y: np.ndarray, sr: int, *, extractor: str = DEFAULT_EXTRACTOR)
     """
     from emolab.features import deam, deam_fast
 
-    columns = list(deam_fast.FAST_COLUMNS if extractor == "fast" else deam.DEAM74_COLUMNS)
+    columns = list(deam_fast.RUNTIME_COLUMNS if extractor == "fast" else deam.DEAM74_COLUMNS)
     _, frames = deam_fast.deam_frames(y, sr, columns=columns, extractor=extractor)
     out = np.full(len(deam.DEAM74_COLUMNS), np.nan, dtype=np.float32)
     where = {c: i for i, c in enumerate(deam.DEAM74_COLUMNS)}
@@ -186,12 +186,16 @@ def analyse(
         result.notes.append("The recording is silent: there is no music in it to read an emotion "
                             "from, so no emotion is predicted.")
     stage(0.08, "openSMILE-style features")
+    # the 4Q valence stage's tonal pass runs beside the DEAM features (numpy releases the GIL)
+    tonal = _tonal_in_thread(clip.y, clip.sr) \
+        if models is not None and not clip.silent and clip.y.size >= clip.sr else None
     frame_columns, frames, result.deam74 = deam_features(clip.y, clip.sr, extractor=extractor)
     if callable(models):
         stage(0.4, "Loading the models")
         models = models()
     if clip.silent:  # no music, no emotion: every caller (page, analyze, ingest) shows none
         models = None
+    tonal_vector = tonal.result() if tonal is not None and _reads_tonal(models) else None
     wants_dynamic = models is not None and models.dynamic is not None
     if with_librosa:
         from emolab.features import spectral
@@ -201,7 +205,8 @@ def analyse(
         result.librosa = np.asarray(spectral.song_vector(y22, ANALYSIS_SR)[0], dtype=np.float32)
     if models is not None and models.static is not None:
         stage(0.8, "Whole-song prediction")
-        static = predict.predict_static(clip.y, clip.sr, model=models.static, deam_vector=result.deam74)
+        static = predict.predict_static(clip.y, clip.sr, model=models.static, deam_vector=result.deam74,
+                                        tonal_vector=tonal_vector)
         result.static = {k: v for k, v in static.items() if k != "valence_deam"}
         result.model_versions["static"] = _version(models, "static")
     if wants_dynamic:
@@ -217,6 +222,25 @@ def analyse(
         result.model_versions["dynamic"] = _version(models, "dynamic")
     stage(1.0, "Done")
     return result
+
+
+def _tonal_in_thread(y: np.ndarray, sr: int):
+    """The 4Q valence stage's tonal pass, started in a thread (a future): it runs beside the
+    DEAM features (numpy releases the GIL), so a second core shortens an analysis."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from emolab.features import tonal
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="emolab-tonal")
+    future = pool.submit(tonal.tonal_vector, y, sr)
+    pool.shutdown(wait=False)  # its thread ends when the pass does
+    return future
+
+
+def _reads_tonal(models) -> bool:
+    """Whether the loaded models' valence stage reads the tonal vector (``tonal-v1``)."""
+    stage = getattr(getattr(models, "static", None), "valence_stage", None)
+    return stage is not None and "tonal-v1" in getattr(stage, "extra_kinds", ())
 
 
 def add_to_index(

@@ -33,10 +33,10 @@ def load_models(models_dir: str | Path | None = None) -> Models:
     # Only "no usable model file" (ModelError, FileNotFoundError) means "not trained yet";
     # anything else (a broken import, a bug) must fail loudly, not look like a missing model.
     from emolab.models.dynamic import DynamicEmotionModel
-    from emolab.models.static import StaticEmotionModel
+    from emolab.models.static_fast import load_static
 
-    try:
-        models.static = StaticEmotionModel.load(models_dir / "static")
+    try:  # prediction-only form: numpy arrays, no scikit-learn or torch (emolab.models.static_fast)
+        models.static = load_static(models_dir / "static")
     except (ModelError, FileNotFoundError) as exc:
         models.static_error = str(exc) or "The static model is not trained yet."
     try:
@@ -57,7 +57,8 @@ def load_models(models_dir: str | Path | None = None) -> Models:
     return models
 
 
-def predict_static(y: np.ndarray, sr: int, *, model, deam_vector: np.ndarray | None = None) -> dict:
+def predict_static(y: np.ndarray, sr: int, *, model, deam_vector: np.ndarray | None = None,
+                   tonal_vector: np.ndarray | None = None) -> dict:
     """Static (whole-song) valence and arousal of a recording.
 
     Parameters
@@ -70,6 +71,9 @@ def predict_static(y: np.ndarray, sr: int, *, model, deam_vector: np.ndarray | N
     deam_vector : np.ndarray, shape (74,), optional
         The song's DEAM vector in ``DEAM74_COLUMNS`` order if already computed; otherwise
         the model's columns are computed with the fast extractor (never openSMILE).
+    tonal_vector : np.ndarray, shape (len(TONAL_COLUMNS),), optional
+        :func:`emolab.features.tonal.tonal_vector` of ``y`` if already computed (the 4Q
+        valence stage reads it); otherwise computed here when the stage needs it.
 
     Returns
     -------
@@ -93,7 +97,8 @@ def predict_static(y: np.ndarray, sr: int, *, model, deam_vector: np.ndarray | N
     # --- valence second stage (4Q, emolab.models.valence): bounded correction of the DEAM rating ---
     stage = getattr(model, "valence_stage", None)
     if stage is not None:
-        mean[0, 0], mean[0, 1] = stage.correct(mean[0, 0], mean[0, 1], stage.extra_vector(y, sr))
+        mean[0, 0], mean[0, 1] = stage.correct(mean[0, 0], mean[0, 1],
+                                                stage.extra_vector(y, sr, tonal_vector=tonal_vector))
     # --- end valence second stage ---
     return {"valence": float(mean[0, 0]), "arousal": float(mean[0, 1]),
             "valence_std": float(std[0, 0]), "arousal_std": float(std[0, 1]),

@@ -127,3 +127,27 @@ def test_fuzzed_audio_never_crashes(tmp_path):
     report = fuzzing.run_door(door, 40, seed=2, time_limit=60)
     fuzzing.assert_clean(report)
     assert report.refused and report.valid
+
+
+def test_long_files_decode_in_two_halves_without_a_seam(tmp_path, monkeypatch):
+    """Decoding a long OGG/FLAC in two threads gives the very samples of one sequential read."""
+    import io as _io
+
+    import soundfile as _sf
+
+    from emolab import audio as _audio
+
+    sr = 44100
+    t = np.arange(int(12.3 * sr)) / sr
+    stereo = np.stack([0.3 * np.sin(2 * np.pi * 440 * t), 0.2 * np.sin(2 * np.pi * 660 * t + 1)], axis=1)
+    for fmt in ("OGG", "FLAC"):
+        buffer = _io.BytesIO()
+        _sf.write(buffer, stereo, sr, format=fmt)
+        data = buffer.getvalue()
+        monkeypatch.setattr(_audio, "SPLIT_SECONDS", 1e9)
+        whole = _audio.decode(data, sr=None)
+        monkeypatch.setattr(_audio, "SPLIT_SECONDS", 5.0)
+        halves = _audio.decode(data, sr=None)
+        assert halves.y.shape == whole.y.shape and halves.channels == 2
+        np.testing.assert_array_equal(halves.y, whole.y)
+        assert np.abs(whole.y).max() > 0.1

@@ -153,7 +153,7 @@ def test_the_shipped_demo_loads_into_a_new_index_without_audio(index, tmp_path):
     ids, X, _ = vectors.get_features(index.con, "deam74")
     assert X.shape == (n, 74)
     # the fast extractor's columns are all there; the others are NaN, never made up
-    computed = np.isin(deam.DEAM74_COLUMNS, deam_fast.FAST_COLUMNS)
+    computed = np.isin(deam.DEAM74_COLUMNS, deam_fast.RUNTIME_COLUMNS)
     assert np.isfinite(X[:, computed]).all() and np.isnan(X[:, ~computed]).all()
     assert demo_data.load_demo(index, audio_dir=tmp_path / "audio")["skipped"] == n
 

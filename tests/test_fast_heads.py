@@ -43,7 +43,7 @@ def test_yeo_johnson_matches_scipy_on_both_signs_and_special_lambdas():
     x = np.linspace(-5, 5, 41)
     for lam in (-1.5, 0.0, 0.7, 2.0, 3.1):
         expected = stats.yeojohnson(x, lmbda=lam)
-        got = fast_heads._yeo_johnson(x[:, None], np.array([lam]))[:, 0]
+        got = fast_heads.yeo_johnson(x[:, None], np.array([lam]))[:, 0]
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
@@ -55,4 +55,21 @@ def test_boosted_trees_walk_missing_values_as_fitted():
     X[rng.random(X.shape) < 0.1] = np.nan
     y = np.nan_to_num(X[:, 0]) * 2 + np.isnan(X[:, 1]) - np.nan_to_num(X[:, 2]) ** 2
     hgb = HistGradientBoostingRegressor(max_iter=50, random_state=0).fit(X, y)
-    np.testing.assert_allclose(fast_heads._Trees(hgb).predict(X), hgb.predict(X), atol=1e-10)
+    np.testing.assert_allclose(fast_heads.walk_trees(fast_heads.tree_arrays(hgb), X), hgb.predict(X), atol=1e-10)
+
+
+def test_each_head_of_a_fresh_fold_model_predicts_as_scikit_learn_does():
+    from emolab.models.static import StaticConfig, _Member
+    from emolab.models.tnn import TripletConfig
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(150, 6)) * 2 + 5
+    Y = np.tanh(np.column_stack([X[:, 0] - 5, X[:, 1] - X[:, 2]]) / 3)
+    member = _Member(StaticConfig(tnn=TripletConfig(n_components=2, hidden_units=8, epochs=1)), seed=0).fit(X, Y)
+    got = fast_heads.member_head_predictions(member, X)
+    assert got.shape == (150, 2, 3)
+    H = member._transform(X)
+    for j, heads in enumerate(member.heads_):
+        for k, head in enumerate(heads):
+            np.testing.assert_allclose(got[:, j, k], head.predict(H), atol=1e-10)
+    assert np.ptp(got, axis=0).min() > 0.1

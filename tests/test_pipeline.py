@@ -7,7 +7,7 @@ import pytest
 
 from emolab import ingest, pipeline
 from emolab.features.deam import DEAM74_COLUMNS
-from emolab.features.deam_fast import FAST_COLUMNS
+from emolab.features.deam_fast import RUNTIME_COLUMNS
 from emolab.index import songs, vectors
 from tests import crash_harness
 from tests.conftest import chord, encode, tone
@@ -39,11 +39,11 @@ def test_analyse_returns_features_and_a_summary():
     assert analysis.duration == pytest.approx(4.0, abs=0.05) and analysis.sample_rate == 44100
     # the fast extractor fills exactly its columns; the others are missing, never made up
     computed = [c for c, v in zip(DEAM74_COLUMNS, analysis.deam74) if np.isfinite(v)]
-    assert analysis.deam74.shape == (74,) and computed == [c for c in DEAM74_COLUMNS if c in FAST_COLUMNS]
+    assert analysis.deam74.shape == (74,) and computed == [c for c in DEAM74_COLUMNS if c in RUNTIME_COLUMNS]
     assert analysis.librosa.size >= 1000 and np.isfinite(analysis.librosa).all()
     summary = json.loads(json.dumps(analysis.summary(), allow_nan=False))
     assert summary["features"]["deam74_dims"] == 74
-    assert summary["features"]["deam74_computed"] == len(FAST_COLUMNS)
+    assert summary["features"]["deam74_computed"] == len(RUNTIME_COLUMNS)
     assert pipeline.analyse(data, name="c.flac").librosa is None  # only when asked for
 
 
@@ -110,7 +110,7 @@ def test_one_feature_pass_serves_the_song_vector_and_the_curve():
     models = predict.load_models()
     y = np.concatenate([chord(seconds=6.0, sr=22050), tone(seconds=6.0, sr=22050)])
     columns, frames, vector = pipeline.deam_features(y, 22050)
-    assert frames.shape[1] == len(FAST_COLUMNS) and frames.shape[0] >= 20  # 12 s, every 0.5 s
+    assert frames.shape[1] == len(RUNTIME_COLUMNS) and frames.shape[0] >= 20  # 12 s, every 0.5 s
     where = [list(DEAM74_COLUMNS).index(c) for c in columns]
     np.testing.assert_allclose(vector[where], frames.mean(axis=0), rtol=1e-6)
     own = predict.predict_dynamic_band(y, 22050, model=models.dynamic)

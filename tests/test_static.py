@@ -40,7 +40,7 @@ def test_model_predicts_with_uncertainty(tiny_model):
     assert np.corrcoef(mean[:, 1], Y[:, 1])[0, 1] > 0.8
     assert tiny_model.embed(X).shape == (120, 3)
     assert set(tiny_model.cv_scores) >= {"r2_valence", "r2_arousal"}
-    assert tiny_model.version.startswith("static-svr-ridge-hgb-")
+    assert tiny_model.version.startswith("static-svr-ridge-hgb-20")
 
 
 def test_songs_far_outside_the_training_range_stay_on_the_scale(tiny_model):
@@ -84,12 +84,13 @@ def test_heads_are_checked_before_training_and_any_subset_trains():
     assert np.corrcoef(ridge_only.predict(X)[0][:, 1], Y[:, 1])[0, 1] > 0.8
 
 
-def test_recomputable_columns_drop_the_seven_others_and_the_model_the_pitch_chain():
+def test_recomputable_columns_drop_the_seven_others_and_the_fast_set_the_pitch_chain():
     from emolab.features.deam import DEAM74_COLUMNS
 
     kept = recomputable_columns(DEAM74_COLUMNS)
     assert len(kept) == 67 and "audSpec_Rfilt_sma[0]_amean" not in kept
-    used = model_columns(DEAM74_COLUMNS)
+    assert model_columns(DEAM74_COLUMNS) == kept  # the default set: all 67, pitch chain included
+    used = model_columns(DEAM74_COLUMNS, columns_set="fast")
     assert len(used) == 55 and "F0final_sma_amean" not in used and "logHNR_sma_stddev" not in used
     assert set(used) < set(kept)
 
@@ -118,9 +119,9 @@ def test_predict_features_cli(tiny_model, tmp_path, capsys):
 
 def test_shipped_model_spreads_its_predictions_and_its_intervals_grow_with_the_level():
     model = StaticEmotionModel.load()
-    assert model.feature_columns == model_columns(model.feature_columns) and len(model.feature_columns) == 55
+    assert model.feature_columns == model_columns(model.feature_columns) and len(model.feature_columns) == 67
     rng = np.random.default_rng(0)
-    X = model.feature_mean + rng.normal(size=(20, 55)) * model.feature_std
+    X = model.feature_mean + rng.normal(size=(20, len(model.feature_columns))) * model.feature_std
     mean, std = model.predict(X)
     # Songs unlike each other get different predictions (a constant output would pass a range check).
     assert np.all(mean.std(axis=0) > 0.02) and np.all(np.abs(mean) <= 1.0)
@@ -217,3 +218,70 @@ def test_damaged_checkpoint_is_a_model_error(tiny_model, tmp_path):
     (tmp_path / "m" / "heads.joblib").write_bytes(b"not a joblib file")
     with pytest.raises(ModelError, match="retrain"):
         StaticEmotionModel.load(tmp_path / "m")
+
+
+def test_stack_weights_recover_the_heads_mix_and_never_subtract_an_own_head():
+    from emolab.models.static import fit_stack, stack_inputs
+
+    rng = np.random.default_rng(0)
+    n = 500
+    truth = rng.normal(size=(n, 2))
+    good, noisy = truth + rng.normal(scale=0.3, size=(n, 2)), truth + rng.normal(scale=1.0, size=(n, 2))
+    anti = -truth + rng.normal(scale=0.1, size=(n, 2))  # a head worse than useless
+    P = np.stack([good, noisy, anti], axis=2)  # (n, targets, heads)
+    Y = 0.5 * truth + 0.2
+    w, b = fit_stack(P, Y, cross_target=False)
+    assert w.shape == (2, 3) and np.all(w >= 0)
+    assert np.all(w[:, 2] == 0) and np.all(w[:, 0] > 4 * w[:, 1])  # the reversed head is left out
+    np.testing.assert_allclose(b, 0.2, atol=0.05)
+    # With cross_target, valence may read arousal's heads, with either sign.
+    Y2 = np.column_stack([truth[:, 0] - 0.5 * truth[:, 1], truth[:, 1]])
+    w2, _ = fit_stack(P[:, :, :2], Y2, cross_target=True)
+    assert w2.shape == (2, 4) and np.all(w2[:, :2] >= 0) and w2[0, 2:].sum() < -0.3
+    assert stack_inputs(P, cross_target=True).shape == (n, 2, 6)
+    # the valence stack reads valence's heads first, then arousal's
+    np.testing.assert_array_equal(stack_inputs(P, cross_target=True)[:, 0, 3:], P[:, 1])
+
+
+def test_stacking_learns_from_held_out_songs_and_mean_is_the_old_recipe():
+    X, Y = songs(n=160)
+    stacked = StaticEmotionModel(replace(TINY, combine="stack", cross_target=True)).fit(X, Y, COLUMNS)
+    plain = StaticEmotionModel(TINY).fit(X, Y, COLUMNS)
+    assert plain.config.combine == "mean" and stacked.version.startswith("static-svr-ridge-hgb-stack-")
+    assert stacked.stack_weights_.shape == (2, 6) and plain.stack_weights_.shape == (2, 3)
+    np.testing.assert_allclose(plain.stack_weights_, 1 / 3)
+    # Same seeds, same heads: the stack, fitted on those out-of-fold predictions, fits them at least as well.
+    for t in ("valence", "arousal"):
+        assert stacked.cv_scores[f"r2_{t}"] >= plain.cv_scores[f"r2_{t}"] - 1e-9
+    X2, _ = songs(n=10, seed=7)
+    np.testing.assert_allclose(plain.predict(X2)[0], plain.head_predictions(X2).mean(axis=2).clip(-1, 1))
+    with pytest.raises(ParameterError, match="stack"):
+        StaticEmotionModel(replace(TINY, combine="median")).fit(X, Y, COLUMNS)
+
+
+def test_model_saved_before_stacking_loads_as_the_plain_mean(tmp_path):
+    import json
+
+    X, Y = songs(n=80)
+    plain = StaticEmotionModel(replace(TINY, combine="mean")).fit(X, Y, COLUMNS)
+    plain.save(tmp_path / "old")
+    meta = json.loads((tmp_path / "old" / "model.json").read_text())
+    for key in ("stack_weights", "stack_intercept"):
+        del meta[key]
+    for key in ("combine", "cross_target", "svr_scaling"):
+        del meta["config"][key]
+    (tmp_path / "old" / "model.json").write_text(json.dumps(meta))
+    loaded = StaticEmotionModel.load(tmp_path / "old")
+    assert loaded.config.combine == "mean" and not loaded.config.cross_target
+    assert loaded.config.svr_scaling == "none"  # what the models before it had
+    np.testing.assert_allclose(loaded.predict(X)[0], plain.predict(X)[0], atol=1e-12)
+
+
+def test_column_sets_name_the_fast_and_the_fast_plus_pitch_columns():
+    from emolab.features.deam import DEAM74_COLUMNS
+    from emolab.models.static import column_set
+
+    assert len(column_set("fast")) == 55 and len(column_set("fast+pitch")) == 67
+    assert model_columns(DEAM74_COLUMNS, columns_set="fast+pitch") == recomputable_columns(DEAM74_COLUMNS)
+    with pytest.raises(ParameterError, match="fast"):
+        column_set("all")

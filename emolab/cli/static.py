@@ -49,7 +49,7 @@ def register(commands, experiments) -> None:
                    help="comma-separated descriptors to leave out (e.g. F0final,logHNR; 'pitch' = the 12 "
                         "pitch-chain columns)")
     p.add_argument("--all-recomputable", action="store_true",
-                   help="use the 67 columns openSMILE recomputes (the previous model's), not the fast extractor's")
+                   help="the same as --columns fast+pitch (the 67 columns openSMILE recomputes)")
     _artist_argument(p)
     p.set_defaults(func=static_cv_command)
 
@@ -66,8 +66,19 @@ def _recipe_arguments(p) -> None:
     p.add_argument("--head-inputs", choices=("features", "embedding", "both"), default=None,
                    help="what the heads see (default: features)")
     p.add_argument("--heads", default=None,
-                   help="comma-separated heads to average, from svr, ridge, hgb (default: svr,ridge,hgb)")
+                   help="comma-separated heads to combine, from svr, ridge, hgb (default: svr,ridge,hgb)")
+    p.add_argument("--svr-scaling", choices=("relevance", "none"), default=None,
+                   help="the SVR head's inputs: scaled by their relevance (|ridge coefficient|, the default) or "
+                        "not (the recipe before December 2026)")
     p.add_argument("--svr-c", type=float, default=None, help="the SVR head's C (default 4)")
+    p.add_argument("--combine", choices=("stack", "mean"), default=None,
+                   help="how the heads are combined: their plain average (mean, the default) or weights "
+                        "learnt on the fold models' out-of-fold predictions (stack)")
+    p.add_argument("--cross-target", action="store_true",
+                   help="with --combine stack: each target's stack also reads the other target's heads")
+    p.add_argument("--columns", choices=("fast", "fast+pitch"), default="fast+pitch",
+                   help="the DEAM columns to train on: all 67 the fast extractor computes (fast+pitch, the "
+                        "default) or the 55 outside the pitch chain (fast)")
 
 
 def _artist_argument(p) -> None:
@@ -97,7 +108,9 @@ def _recipe_config(args, random_state=0):
     config = StaticConfig(random_state=random_state)
     config = replace(config, n_members=args.members or config.n_members,
                      head_inputs=args.head_inputs or config.head_inputs,
-                     svr_C=args.svr_c or config.svr_C)
+                     svr_C=args.svr_c or config.svr_C, svr_scaling=args.svr_scaling or config.svr_scaling,
+                     combine=args.combine or config.combine,
+                     cross_target=args.cross_target or config.cross_target)
     if args.heads:
         config = replace(config, heads=tuple(h.strip() for h in args.heads.split(",") if h.strip()))
     return config
@@ -114,10 +127,10 @@ def _labelled_table(path):
     return features.loc[keep], Y
 
 
-def _recomputable(features, path, *, fast: bool = False) -> list[str]:
-    from emolab.models.static import model_columns, recomputable_columns
+def _recomputable(features, path, *, columns_set: str = "fast+pitch") -> list[str]:
+    from emolab.models.static import model_columns
 
-    columns = (model_columns if fast else recomputable_columns)(features.columns)
+    columns = model_columns(features.columns, columns_set=columns_set)
     if not columns:
         raise DatasetError(f"'{path}' has none of the DEAM openSMILE columns EmoLab can recompute from audio.")
     return columns
@@ -231,7 +244,7 @@ def train_static_command(args) -> int:
 
     torch.set_num_threads(1)
     features, Y = _labelled_table(args.features)
-    columns = _recomputable(features, args.features, fast=True)
+    columns = _recomputable(features, args.features, columns_set=args.columns)
     groups = _artists(features, args.features) if args.group_by_artist else None
     model = StaticEmotionModel(_recipe_config(args, random_state=args.seed))
     model.fit(features[columns].to_numpy(), Y, columns, groups=groups, progress=print)
@@ -253,7 +266,8 @@ def static_cv_command(args) -> int:
 
     torch.set_num_threads(1)
     features, Y = _labelled_table(args.features)
-    columns = _dropped(_recomputable(features, args.features, fast=not args.all_recomputable), args.drop)
+    columns_set = "fast+pitch" if args.all_recomputable else args.columns
+    columns = _dropped(_recomputable(features, args.features, columns_set=columns_set), args.drop)
     groups = _artists(features, args.features) if args.group_by_artist else None
     config = _recipe_config(args)
     print(f"{len(columns)} feature columns" + (f", {len(set(groups))} artists" if groups is not None else ""))
@@ -261,10 +275,21 @@ def static_cv_command(args) -> int:
                        seed=args.seed, groups=groups, progress=print)
     summary = scores.groupby("target")[["r2", "coverage_68", "coverage_90"]].agg(["mean", "std"])
     split = "GroupKFold by artist" if groups is not None else "KFold"
-    print(f"heads {'+'.join(config.heads)}, SVR C {config.svr_C:g}, {len(columns)} columns, {split}: ensemble R² "
+    combine = ("mean" if config.combine == "mean" else "stack" + (" with cross-target" if config.cross_target else "")) \
+        + f", SVR scaling {config.svr_scaling}"
+    print(f"heads {'+'.join(config.heads)} ({combine}), SVR C {config.svr_C:g}, {len(columns)} columns, {split}: "
+          f"ensemble R² "
           f"over {args.folds}-fold × {args.repeats} outer folds (std over folds): " +
           ", ".join(f"{t} {summary.loc[t, ('r2', 'mean')]:.3f} ± {summary.loc[t, ('r2', 'std')]:.3f}"
                     for t in ("valence", "arousal")))
+    from emolab.experiments.static_cv import CANDIDATES
+
+    for name in CANDIDATES:
+        r2 = scores.groupby("target")[f"r2_{name}"].agg(["mean", "std"])
+        print(f"  same heads, combined by {name:12s}: R² " + ", ".join(
+            f"{t} {r2.loc[t, 'mean']:.3f} ± {r2.loc[t, 'std']:.3f}" for t in ("valence", "arousal")))
+    print("constant baseline (the outer training songs' mean): R² " +
+          ", ".join(f"{t} {scores.loc[scores['target'] == t, 'r2_constant'].mean():.3f}" for t in ("valence", "arousal")))
     print("interval coverage on the outer test songs (68 % / 90 %): " +
           ", ".join(f"{t} {summary.loc[t, ('coverage_68', 'mean')]:.3f} / {summary.loc[t, ('coverage_90', 'mean')]:.3f}"
                     for t in ("valence", "arousal")))

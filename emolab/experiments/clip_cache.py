@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-KINDS = ("deam-fast", "tonal-v1")
-#: ``deam-fast``: :func:`emolab.features.deam_fast.deam_song_vector` of its 55 ``FAST_COLUMNS``
+KINDS = ("deam-fast67", "tonal-v1")
+#: ``deam-fast67``: :func:`emolab.features.deam_fast.deam_song_vector` of its 67 ``RUNTIME_COLUMNS``
 #: (the static model's inputs, as ``predict_static`` computes them); ``tonal-v1``:
 #: :func:`emolab.features.tonal.tonal_vector`; ``deam74-opensmile``: openSMILE's DEAM74 vector.
 
@@ -45,10 +45,10 @@ def _compute(kind: str, y: np.ndarray, sr: int) -> np.ndarray:
         from emolab.features import deam
 
         return deam.deam_song_vector(y, sr)
-    if kind == "deam-fast":
+    if kind == "deam-fast67":
         from emolab.features import deam_fast
 
-        return deam_fast.deam_song_vector(y, sr, columns=list(deam_fast.FAST_COLUMNS))
+        return deam_fast.deam_song_vector(y, sr, columns=list(deam_fast.RUNTIME_COLUMNS))
     if kind == "tonal-v1":
         from emolab.features import tonal
 

@@ -36,7 +36,7 @@ COLLECTION = "4q"
 VARIANTS = {
     "recalibrated": (),
     "tonal": ("tonal-v1",),
-    "tonal+deam-fast": ("tonal-v1", "deam-fast"),
+    "tonal+deam-fast": ("tonal-v1", "deam-fast67"),
 }
 #: ``tonal`` scored within 0.01 of ``tonal+deam-fast`` on every 4Q score (fold sd ~0.07) with 55 fewer inputs and
 #: no second DEAM pass at prediction.
@@ -72,10 +72,10 @@ class QuadrantData:
 
 
 def static_ratings(model, fast: np.ndarray) -> np.ndarray:
-    """The static model's (valence, arousal) from fast DEAM vectors (``FAST_COLUMNS`` order), shape (n, 2)."""
-    from emolab.features.deam_fast import FAST_COLUMNS
+    """The static model's (valence, arousal) from fast DEAM vectors (``RUNTIME_COLUMNS`` order), shape (n, 2)."""
+    from emolab.features.deam_fast import RUNTIME_COLUMNS
 
-    columns = list(FAST_COLUMNS)
+    columns = list(RUNTIME_COLUMNS)
     X = np.asarray(fast, dtype=np.float64)[:, [columns.index(c) for c in model.feature_columns]]
     mean, _ = model.predict(X)
     return mean
@@ -99,7 +99,7 @@ def load_data(root, *, static_model=None, jobs: int = 2, vibenet: bool = True, v
 
         peer = vibenet_predictions(clips.dataset_id, clips.audio_path, collection=COLLECTION,
                                    venv=vibenet_venv or DEFAULT_VENV, python=vibenet_python, progress=progress)
-    return QuadrantData(clips, vectors, static_ratings(model, vectors["deam-fast"]), model.version, peer)
+    return QuadrantData(clips, vectors, static_ratings(model, vectors["deam-fast67"]), model.version, peer)
 
 
 def artist_folds(quadrants, artists, *, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -231,9 +231,10 @@ def markdown(table: pd.DataFrame, *, command: str, n_clips: int, n_artists: int,
     lines += [
         "",
         "Targets of issue 14 (shipped row against VibeNet, fold means): valence AUC at least VibeNet's + 0.05, quadrant "
-        "accuracy and arousal AUC not below VibeNet's. DEAM: the second stage only applies to new audio; the "
-        "DEAM-trained static model is unchanged, so its DEAM nested-CV R² is unchanged (DEAM has no audio here, so the "
-        "corrected output cannot be scored on DEAM songs). On 10 emoMusic clips (DEAM-like music) the shipped stage "
+        "accuracy and arousal AUC not below VibeNet's. DEAM: the second stage only applies to new audio, so the "
+        "DEAM bounds are those of the static model it rides on (nested CV of its recipe: `python -m emolab experiment "
+        "static-cv --features ../shared/data/deam/features/deam_features_74.csv`, in `data/models/README.md`; DEAM "
+        "has no audio here, so the corrected output cannot be scored on DEAM songs). On 10 emoMusic clips (DEAM-like music) the shipped stage "
         "lowers the valence correlation: see `docs/results/valence_emomusic.md`.",
     ]
     return "\n".join(lines) + "\n"
@@ -278,8 +279,8 @@ def train_valence_model(root, *, deam_root=None, static_model=None, cv_summary: 
             from emolab.features.tonal import TONAL_COLUMNS
             columns += [f"tonal:{c}" for c in TONAL_COLUMNS]
         else:
-            from emolab.features.deam_fast import FAST_COLUMNS
-            columns += [f"deam-fast:{c}" for c in FAST_COLUMNS]
+            from emolab.features.deam_fast import RUNTIME_COLUMNS
+            columns += [f"deam-fast:{c}" for c in RUNTIME_COLUMNS]
     stage = ValenceSecondStage(targets=SHIPPED_TARGETS, bound=bound, random_state=seed)
     stage.fit(data.static, data.extra(kinds), data.signs, groups=data.groups, columns=columns)
     meta = {

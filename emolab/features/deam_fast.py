@@ -33,8 +33,8 @@ EXTRACTORS = ("fast", "opensmile")
 #: for, by :mod:`emolab.features.pitch`).
 PITCH_DESCRIPTORS = ("F0final", "voicingFinalUnclipped", "jitterLocal", "jitterDDP", "shimmerLocal", "logHNR")
 
-#: The DEAM columns the static model uses today: the 55 of
-#: :data:`emolab.features.deam.RECOMPUTABLE_COLUMNS` outside the pitch chain.
+#: The 55 DEAM columns of :data:`emolab.features.deam.RECOMPUTABLE_COLUMNS` outside the pitch
+#: chain (the static model before December 2026 used only these).
 FAST_COLUMNS = [c for c in RECOMPUTABLE_COLUMNS if not c.startswith(PITCH_DESCRIPTORS)]
 
 #: The 12 columns of the pitch chain (F0, voicing, jitter, shimmer, HNR; mean and std).
@@ -43,6 +43,10 @@ PITCH_COLUMNS = [c for c in RECOMPUTABLE_COLUMNS if c.startswith(PITCH_DESCRIPTO
 #: Every column the fast extractor computes: the 55 and the 12 pitch columns (all 67 of
 #: :data:`emolab.features.deam.RECOMPUTABLE_COLUMNS`, in that order).
 FAST_PITCH_COLUMNS = list(RECOMPUTABLE_COLUMNS)
+
+#: What an analysis computes (``pipeline.deam_features``, the 4Q experiment's cache): all 67, so
+#: that every static model, shipped (67 columns) or retrained, finds its columns.
+RUNTIME_COLUMNS = FAST_PITCH_COLUMNS
 
 
 def _check(columns, extractor):
@@ -114,6 +118,7 @@ _FRAME60 = 2646          # 60 ms frame (zero-crossing rate; openSMILE's pitch ch
 _NFFT = 1024
 _LLD_PER_WINDOW = 100    # 1 s of 10 ms frames
 _LLD_PER_HOP = 50
+_BLOCK = 512             # frames per block of the spectrum pass (a few MB: stays in cache)
 
 
 def _mel(f, htk):
@@ -141,9 +146,12 @@ def _tables():
     z = 26.81 / (1.0 + 1960.0 / np.maximum(f, 1e-9)) - 0.53
     z = np.where(z < 2, 0.85 * z + 0.3, np.where(z > 20.1, 1.22 * z - 0.22 * 20.1, z))
     g = np.where(z <= 16.0, 1.0, (np.maximum(z - 16.0, 0.0) / 4.0) ** 1.5849625 + 1.0)
+    fk = f / 1000.0
+    band250, band1000 = _band_weights(freqs, 250, 650)[1:], _band_weights(freqs, 1000, 4000)[1:]
+    # every weight vector the power spectrum is summed against, as columns of one matrix
+    weights = np.column_stack([fk, fk ** 2, fk ** 3, fk ** 4, f, z * g, fb[:, 1:].T, band250, band1000])
     return {"freqs": f, "mel": fb[:, 1:].T.copy(), "eql": eql, "dct": dct.T.copy(),
-            "sharp": z * g, "band250": _band_weights(freqs, 250, 650)[1:],
-            "band1000": _band_weights(freqs, 1000, 4000)[1:]}
+            "sharp": z * g, "band250": band250, "band1000": band1000, "weights": weights}
 
 
 def _band_weights(freqs, low, high):
@@ -199,33 +207,77 @@ def fast_llds(y: np.ndarray, sr: int, *, pitch: bool = False, voice: bool = Fals
     dict of str -> np.ndarray, shape (n_lld_frames,) or (n_lld_frames, k)
         Keys are DEAM contour names without ``[k]`` (``pcm_fftMag_mfcc_sma`` holds 14 columns).
     """
-    y = np.clip(mono_at_rate(y, sr, target_sr=_SR, min_seconds=WINDOW_SECONDS), -1.0, 32767 / 32768)
+    y = mono_at_rate(y, sr, target_sr=_SR, min_seconds=WINDOW_SECONDS)
     # openSMILE's Python front end hands the C library 16-bit samples, truncated toward 0
     # (x * 32768 cast to int16): quiet passages become exact zeros there, so here too.
-    y = np.trunc(y.astype(np.float64) * 32768.0) / 32768.0
+    # (x * 32768 and the truncation are exact in float32: the int16 values are kept there.)
+    y = np.trunc(np.clip(y * np.float32(32768.0), -32768.0, 32767.0, dtype=np.float32))
+    y = y.astype(np.float64) / 32768.0
     n = max(1, (y.size - _FRAME60) // _STEP + 1)
     if y.size < _FRAME60:
         y = np.pad(y, (0, _FRAME60 - y.size))
     t = _tables()
-    starts = np.arange(n) * _STEP
-    # RMS energy of the unwindowed 20 ms frames, from running sums (no frame matrix).
-    c2 = np.concatenate([[0.0], np.cumsum(y * y)])
-    rms = np.sqrt(np.maximum(c2[starts + _FRAME20] - c2[starts], 0.0) / _FRAME20)
+    # Every frame starts on a multiple of the 10 ms hop and spans whole hops (20 ms = 2 hops,
+    # 60 ms = 6 hops): sums over frames are sums of per-hop block sums (no frame matrix).
+    n_blocks = n + _FRAME60 // _STEP
+    blocks = np.zeros(n_blocks * _STEP)
+    blocks[:min(y.size, blocks.size)] = y[:blocks.size]
+    energy = np.einsum("ij,ij->i", *(blocks.reshape(n_blocks, _STEP),) * 2)
+    # RMS energy of the unwindowed 20 ms frames.
+    rms = np.sqrt((energy[:n] + energy[1:n + 1]) / _FRAME20)
     # cMZcr on the 60 ms frames: a crossing at i when x[i-1] x[i] < 0, or x[i] == 0
     # between samples of opposite sign (or zeros), for i = 1 .. N-2 of the frame; / N.
-    crossing = ((y[:-2] * y[2:] <= 0) & (y[1:-1] == 0)) | (y[:-2] * y[1:-1] < 0)
-    cz = np.concatenate([[0], np.cumsum(crossing)])   # cz[i] = crossings at samples 1 .. i
-    zcr = (cz[starts + _FRAME60 - 2] - cz[starts]) / _FRAME60
-    spec = np.fft.rfft(_frames(y, _FRAME20, n) * np.hamming(_FRAME20), n=_NFFT, axis=1)[:, 1:]
-    mag = np.abs(spec).astype(np.float64)
-    del spec
-    power = mag * mag
-    total = power.sum(axis=1)
-    safe = np.where(total > 0, total, 1.0)
+    # crossing[j] is the crossing at sample j + 1; a frame starting at s counts j in [s, s + N - 3].
+    crossing = np.zeros(n_blocks * _STEP, dtype=np.int32)
+    left, mid, right = y[:-2], y[1:-1], y[2:]
+    hits = ((left * right <= 0) & (mid == 0)) | (left * mid < 0)
+    crossing[:min(hits.size, crossing.size)] = hits[:crossing.size]
+    per_block = crossing.reshape(n_blocks, _STEP).sum(axis=1)
+    cum = np.concatenate([[0], np.cumsum(per_block)])
+    starts = np.arange(n) * _STEP
+    in_frame = cum[np.arange(n) + _FRAME60 // _STEP] - cum[:n] \
+        - crossing[starts + _FRAME60 - 2] - crossing[starts + _FRAME60 - 1]
+    zcr = in_frame / _FRAME60
+    # The spectrum, in blocks of frames that stay in cache: each block's power spectrum gives
+    # its frames' sums against every weight vector at once (one matrix product), its entropy
+    # and its flux (the block's first frame against the previous block's last).
     f = t["freqs"]
+    nb = f.size
+    weights = t["weights"]              # (512, 34): f/kHz powers 1-4, f, sharpness, 26 mel, 2 bands
+    sums = np.empty((n, weights.shape[1]))
+    total = np.empty(n)
+    entropy = np.empty(n)
+    flux = np.zeros(n)
+    frames = _frames(y, _FRAME20, n)
+    window = np.hamming(_FRAME20)
+    buffer = np.zeros((min(n, _BLOCK), _NFFT))  # zero-padded to the FFT length once
+    previous = None
+    for start in range(0, n, _BLOCK):
+        stop = min(n, start + _BLOCK)
+        block = buffer[:stop - start]
+        np.multiply(frames[start:stop], window, out=block[:, :_FRAME20])
+        spec = np.fft.rfft(block, axis=1)
+        power = spec.real[:, 1:] ** 2
+        power += spec.imag[:, 1:] ** 2
+        del spec
+        mag = np.sqrt(power)
+        block_total = total[start:stop] = power.sum(axis=1)
+        sums[start:stop] = power @ weights
+        # smileStat_entropy: values floored at 1e-7, divided by the (floored) unfloored sum.
+        p = np.maximum(power, 1e-7)
+        p /= np.maximum(block_total, 1e-7)[:, None]
+        entropy[start:stop] = -np.einsum("ij,ij->i", p, np.log2(p))
+        del p
+        if stop - start > 1:
+            d = mag[1:] - mag[:-1]
+            flux[start + 1:stop] = np.sqrt(np.einsum("ij,ij->i", d, d) / nb)
+        if previous is not None:
+            d0 = mag[0] - previous
+            flux[start] = np.sqrt(d0 @ d0 / nb)
+        previous = mag[-1].copy()
+    safe = np.where(total > 0, total, 1.0)
     # Spectral moments from raw power moments (frequencies in kHz keep the powers small).
-    fk = f / 1000.0
-    raw = power @ np.stack([fk, fk ** 2, fk ** 3, fk ** 4], axis=1) / safe[:, None]
+    raw = sums[:, 0:4] / safe[:, None]
     u = raw[:, 0]
     m2 = np.maximum(raw[:, 1] - u ** 2, 0.0)
     m3 = raw[:, 2] - 3 * u * raw[:, 1] + 2 * u ** 3
@@ -235,27 +287,16 @@ def fast_llds(y: np.ndarray, sr: int, *, pitch: bool = False, voice: bool = Fals
     positive = m2 > 1e-12
     skew = np.where(positive, m3 / np.sqrt(np.where(positive, m2, 1.0)) ** 3, 0.0)
     kurt = np.where(positive, m4 / np.where(positive, m2, 1.0) ** 2, 0.0)
-    nb = f.size
-    slope = (nb * (power @ f) - f.sum() * total) / (nb * (f ** 2).sum() - f.sum() ** 2) * (nb - 1)
-    # smileStat_entropy: values floored at 1e-7, divided by the (floored) unfloored sum.
-    p = np.maximum(power, 1e-7)
-    p /= np.maximum(total, 1e-7)[:, None]
-    entropy = -np.einsum("ij,ij->i", p, np.log2(p))
-    del p
-    flux = np.zeros(n)
-    if n > 1:
-        d = mag[1:] - mag[:-1]
-        flux[1:] = np.sqrt(np.einsum("ij,ij->i", d, d) / nb)
-        del d
-    sharp = 0.11 * (power @ t["sharp"]) / safe
-    mel = power @ t["mel"]
+    slope = (nb * sums[:, 4] - f.sum() * total) / (nb * (f ** 2).sum() - f.sum() ** 2) * (nb - 1)
+    sharp = 0.11 * sums[:, 5] / safe
+    mel = sums[:, 6:32]
     audspec = (np.maximum(mel, 0.0) * t["eql"]) ** 0.33
     mfcc = np.log(np.maximum(mel * 32768.0 ** 2, 1.0)) @ t["dct"]
     smooth = {
         "pcm_RMSenergy_sma": rms, "pcm_zcr_sma": zcr,
         "audspec_lengthL1norm_sma": audspec.sum(axis=1),
-        "pcm_fftMag_fband250-650_sma": power @ t["band250"] / nb,
-        "pcm_fftMag_fband1000-4000_sma": power @ t["band1000"] / nb,
+        "pcm_fftMag_fband250-650_sma": sums[:, 32] / nb,
+        "pcm_fftMag_fband1000-4000_sma": sums[:, 33] / nb,
         "pcm_fftMag_spectralFlux_sma": flux, "pcm_fftMag_spectralCentroid_sma": centroid,
         "pcm_fftMag_spectralEntropy_sma": entropy, "pcm_fftMag_spectralVariance_sma": variance,
         "pcm_fftMag_spectralSkewness_sma": skew, "pcm_fftMag_spectralKurtosis_sma": kurt,

@@ -3,7 +3,7 @@
 DEAM's 74 openSMILE columns describe loudness, spectrum and MFCCs well (arousal) but say
 little about harmony: whether a song is in major or minor, how clearly it has a key, how
 often its harmony changes, its tempo. :func:`tonal_vector` computes those from audio with
-librosa (no openSMILE), for the valence second stage (:mod:`emolab.models.valence`).
+numpy alone (no openSMILE, no librosa, no scipy; the definitions are librosa 0.11's), for the valence second stage (:mod:`emolab.models.valence`).
 
 All statistics are over the whole clip at 22,050 Hz, hop 512 samples (23 ms):
 
@@ -22,6 +22,8 @@ All statistics are over the whole clip at 22,050 Hz, hop 512 samples (23 ms):
   low-energy share, 13 MFCC means and deviations.
 """
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -86,6 +88,11 @@ def key_correlations(chroma_mean: np.ndarray) -> np.ndarray:
 def tonal_vector(y: np.ndarray, sr: int) -> np.ndarray:
     """Harmony, mode, rhythm and timbre statistics of a recording.
 
+    Computed with numpy alone from one STFT (no librosa: an analysis process never
+    imports it nor compiles its numba kernels); every statistic follows the librosa 0.11
+    function of the same name with the defaults listed in this module's docstring (a test
+    checks the vector against librosa's to 1e-4).
+
     Parameters
     ----------
     y : np.ndarray, shape (n_samples,)
@@ -98,18 +105,17 @@ def tonal_vector(y: np.ndarray, sr: int) -> np.ndarray:
     np.ndarray, shape (len(TONAL_COLUMNS),)
         In the order of :data:`TONAL_COLUMNS`; finite.
     """
-    import librosa
+    from emolab.audio import resample
 
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1:
         raise ParameterError(f"tonal_vector needs mono audio of shape (n,), not {y.shape}.")
     if sr != SR:
-        y = librosa.resample(y, orig_sr=sr, target_sr=SR, res_type="soxr_hq")
+        y = resample(y, orig_sr=sr, target_sr=SR)
     if len(y) < SR:
         raise ParameterError("tonal_vector needs at least 1 second of audio.")
-    S = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP))
-    power = S ** 2
-    chroma = librosa.feature.chroma_stft(S=power, sr=SR, tuning=0.0)
+    per_frame = _frame_statistics(y)
+    chroma = _normalize(np.ascontiguousarray(per_frame["chroma"].T), np.inf)
     energy = chroma.sum(0)
     voiced = energy > 1e-6 * max(energy.max(), 1e-12)
     chroma_mean = chroma[:, voiced].mean(1) if voiced.any() else np.zeros(12)
@@ -129,28 +135,23 @@ def tonal_vector(y: np.ndarray, sr: int) -> np.ndarray:
     entropy = -(norm_chroma * np.log2(np.maximum(norm_chroma, 1e-12))).sum(0)
     flux = np.linalg.norm(np.diff(norm_chroma, axis=1), axis=0) if chroma.shape[1] > 1 else np.zeros(1)
 
-    tonnetz = librosa.feature.tonnetz(chroma=chroma, sr=SR)
+    tonnetz = _TONNETZ @ _normalize(chroma, 1)
     smooth = np.apply_along_axis(lambda r: np.convolve(r, np.ones(9) / 9, mode="same"), 1, tonnetz)
     hcdf = np.linalg.norm(smooth[:, 2:] - smooth[:, :-2], axis=0) if smooth.shape[1] > 2 else np.zeros(1)
 
-    mel = librosa.feature.melspectrogram(S=power, sr=SR, n_mels=64)
-    mel_db = librosa.power_to_db(mel)
-    onset = librosa.onset.onset_strength(S=mel_db, sr=SR)
-    tempo = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=onset, sr=SR, hop_length=HOP))[0])
-    ac = librosa.autocorrelate(onset - onset.mean())
+    mel_db = _power_to_db(np.ascontiguousarray(per_frame["mel"].T))
+    onset = _onset_strength(mel_db)
+    tempo = _tempo(onset)
+    ac = _autocorrelate(onset - onset.mean())
     ac = ac / max(ac[0], 1e-12)
     lo, hi = int(0.25 * SR / HOP), int(2.0 * SR / HOP)
     pulse = float(ac[lo:hi].max()) if len(ac) > hi else 0.0
 
-    rms = librosa.feature.rms(S=S, frame_length=N_FFT)[0]
-    contrast = librosa.feature.spectral_contrast(S=S, sr=SR)
-    spectral = np.vstack([
-        librosa.feature.spectral_centroid(S=S, sr=SR)[0] / 1000.0,
-        librosa.feature.spectral_bandwidth(S=S, sr=SR)[0] / 1000.0,
-        librosa.feature.spectral_rolloff(S=S, sr=SR)[0] / 1000.0,
-        librosa.feature.spectral_flatness(S=S)[0],
-    ])
-    mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=13)
+    rms = per_frame["rms"]
+    contrast = _power_to_db(per_frame["peak"].T) - _power_to_db(per_frame["valley"].T)
+    spectral = np.vstack([per_frame[k] for k in ("centroid", "bandwidth", "rolloff", "flatness")])
+    spectral[:3] /= 1000.0
+    mfcc = _dct_matrix(mel_db.shape[0], 13) @ mel_db
 
     scalars = [corr[:12].max(), corr[12:].max(), corr[:12].max() - corr[12:].max(), corr.max(), major_share,
                hcdf.mean(), hcdf.std(), entropy.mean(), flux.mean(),
@@ -162,3 +163,194 @@ def tonal_vector(y: np.ndarray, sr: int) -> np.ndarray:
         spectral.mean(1), spectral.std(1), mfcc.mean(1), mfcc.std(1),
     ])
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+# ----------------------------------------------------------------------------- librosa 0.11, in numpy
+_BLOCK = 512  # STFT frames per block: their spectra stay in cache while every statistic reads them
+
+
+def _frame_statistics(y: np.ndarray) -> dict:
+    """Every per-frame statistic of the STFT (:func:`_magnitude`'s), one block of frames at a time.
+
+    Returns
+    -------
+    dict of str -> np.ndarray
+        ``chroma`` (t, 12) and ``mel`` (t, 64) power sums; ``peak``, ``valley`` (t, 7) of the
+        spectral contrast bands; ``rms``, ``centroid``, ``bandwidth``, ``rolloff`` (Hz) and
+        ``flatness``, each (t,).
+    """
+    from emolab.features.spectral import mel_filters
+
+    freq = np.fft.rfftfreq(N_FFT, d=1.0 / SR)
+    filters = np.ascontiguousarray(np.vstack([_chroma_filters(), mel_filters(SR, N_FFT, 64)]).T)
+    padded = np.pad(np.asarray(y, dtype=np.float32), N_FFT // 2)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
+    t = len(frames)
+    out = {"chroma": np.empty((t, 12), np.float32), "mel": np.empty((t, 64), np.float32),
+           "peak": np.empty((t, 7)), "valley": np.empty((t, 7))}
+    out.update({k: np.empty(t) for k in ("rms", "centroid", "bandwidth", "rolloff", "flatness")})
+    for a in range(0, t, _BLOCK):
+        b = min(t, a + _BLOCK)
+        S = _magnitude(frames[a:b])
+        power = S ** 2
+        bands = power @ filters
+        out["chroma"][a:b], out["mel"][a:b] = bands[:, :12], bands[:, 12:]
+        edges = 0.5 * (power[:, 0].astype(np.float64) + power[:, -1])   # DC and Nyquist count half
+        out["rms"][a:b] = np.sqrt(2 * (power.sum(1, dtype=np.float64) - edges) / N_FFT ** 2)
+        out["peak"][a:b], out["valley"][a:b] = _contrast_bands(S, freq)
+        S_norm = _normalize(S.T, 1).T
+        centroid = out["centroid"][a:b] = S_norm @ freq
+        out["bandwidth"][a:b] = np.sqrt(np.einsum("tf,tf->t", S_norm, (freq[None, :] - centroid[:, None]) ** 2))
+        total = np.cumsum(S, axis=1)
+        out["rolloff"][a:b] = freq[np.argmax(total >= 0.85 * total[:, -1:], axis=1)]
+        thresh = np.maximum(1e-10, power)
+        out["flatness"][a:b] = np.exp(np.log(thresh).mean(1)) / thresh.mean(1)
+    return out
+
+
+def _magnitude(frames: np.ndarray) -> np.ndarray:
+    """``np.abs(librosa.stft(y, n_fft=2048, hop_length=512))`` for rows of centred frames
+    (shape (t, N_FFT), zero padding): periodic Hann window, the FFT in float64 stored as
+    complex64 (as librosa does: the spectral-contrast valleys of near-silent bands are
+    rounding noise, so the precision matters).
+
+    Returns
+    -------
+    np.ndarray, shape (t, 1 + N_FFT // 2), float32
+        Frames as rows (librosa's transpose).
+    """
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)
+    return np.abs(np.fft.rfft(frames * window, axis=1).astype(np.complex64))
+
+
+def _normalize(S: np.ndarray, norm) -> np.ndarray:
+    """``librosa.util.normalize(S, norm=norm, axis=0)``: columns scaled to unit norm (zero ones kept)."""
+    mag = np.abs(S)
+    length = mag.max(0) if norm == np.inf else mag.sum(0)
+    length = np.where(length < np.finfo(S.dtype).tiny, 1.0, length).astype(S.dtype)
+    return S / length
+
+
+@functools.lru_cache(maxsize=1)
+def _chroma_filters() -> np.ndarray:
+    """``librosa.filters.chroma(sr=22050, n_fft=2048, tuning=0.0)``, shape (12, 1025), float32."""
+    n_chroma = 12
+    frequencies = np.linspace(0, SR, N_FFT, endpoint=False)[1:]
+    frqbins = n_chroma * np.log2(frequencies / (440.0 / 16))
+    frqbins = np.concatenate(([frqbins[0] - 1.5 * n_chroma], frqbins))
+    binwidthbins = np.concatenate((np.maximum(frqbins[1:] - frqbins[:-1], 1.0), [1]))
+    D = np.subtract.outer(frqbins, np.arange(0, n_chroma, dtype="d")).T
+    half = np.round(float(n_chroma) / 2)
+    D = np.remainder(D + half + 10 * n_chroma, n_chroma) - half
+    wts = np.exp(-0.5 * (2 * D / np.tile(binwidthbins, (n_chroma, 1))) ** 2)
+    length = np.sqrt((wts ** 2).sum(0))
+    wts = wts / np.where(length < np.finfo(wts.dtype).tiny, 1.0, length)
+    wts *= np.tile(np.exp(-0.5 * (((frqbins / n_chroma - 5.0) / 2.0) ** 2)), (n_chroma, 1))
+    wts = np.roll(wts, -3, axis=0)
+    return np.ascontiguousarray(wts[:, : 1 + N_FFT // 2], dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=2)
+def _dct_matrix(n: int, k: int) -> np.ndarray:
+    """The first ``k`` rows of the orthonormal DCT-II of length ``n`` (``scipy.fft.dct(norm='ortho')``)."""
+    basis = np.cos(np.pi * np.arange(k)[:, None] * (2 * np.arange(n)[None, :] + 1) / (2 * n))
+    basis *= np.sqrt(2.0 / n)
+    basis[0] /= np.sqrt(2.0)
+    return basis
+
+
+def _tonnetz_matrix() -> np.ndarray:
+    """librosa's tonal-centroid projection (Harte et al. 2006), shape (6, 12)."""
+    V = np.multiply.outer(np.array([7.0 / 6, 7.0 / 6, 3.0 / 2, 3.0 / 2, 2.0 / 3, 2.0 / 3]),
+                          np.linspace(0, 12, num=12, endpoint=False))
+    V[::2] -= 0.5
+    return np.array([1, 1, 1, 1, 0.5, 0.5])[:, None] * np.cos(np.pi * V)
+
+
+_TONNETZ = _tonnetz_matrix()
+
+
+def _power_to_db(S: np.ndarray, *, amin: float = 1e-10, top_db: float = 80.0) -> np.ndarray:
+    """``librosa.power_to_db(S)`` (ref 1, floor ``max - 80`` dB)."""
+    log_spec = 10.0 * np.log10(np.maximum(amin, S))
+    return np.maximum(log_spec, log_spec.max() - top_db)
+
+
+def _onset_strength(mel_db: np.ndarray) -> np.ndarray:
+    """``librosa.onset.onset_strength(S=mel_db)``: mean positive dB rise, shifted for centring."""
+    env = np.maximum(0.0, mel_db[:, 1:] - mel_db[:, :-1]).mean(0)
+    return np.pad(env, (1 + N_FFT // (2 * HOP), 0))[: mel_db.shape[1]]
+
+
+def _autocorrelate(y: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``librosa.autocorrelate``: full-length autocorrelation along ``axis`` via the FFT
+    (zero-padded to a 5-smooth length from ``2 n - 1``: any such length gives the same lags)."""
+    n = y.shape[axis]
+    n_pad = _fast_len(2 * n - 1)
+    spec = np.fft.rfft(y, n=n_pad, axis=axis)
+    ac = np.fft.irfft(spec.real ** 2 + spec.imag ** 2, n=n_pad, axis=axis)
+    return np.take(ac, np.arange(n), axis=axis)
+
+
+@functools.lru_cache(maxsize=64)
+def _fast_len(n: int) -> int:
+    """The smallest ``2^a 3^b 5^c >= n`` (``scipy.fft.next_fast_len``): lengths the FFT is quick at."""
+    best = 1 << max(0, int(n - 1).bit_length())
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            p = p35 * (1 << max(0, int(-(-n // p35) - 1).bit_length()))  # times the smallest 2^a reaching n
+            best = min(best, p)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+def _tempo(onset: np.ndarray, *, start_bpm: float = 120.0, max_tempo: float = 320.0) -> float:
+    """``librosa.feature.tempo(onset_envelope=onset)``: the mean tempogram's peak under a log-normal prior."""
+    win = int(np.floor(8.0 * SR / HOP))
+    n = onset.shape[-1]
+    padded = np.pad(onset, win // 2, mode="linear_ramp", end_values=[0, 0])
+    frames = np.lib.stride_tricks.sliding_window_view(padded, win)[:n]       # (n, win)
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win) / win)
+    tg = _autocorrelate(frames * window, axis=1)
+    peak = np.abs(tg).max(1, keepdims=True)
+    tg = (tg / np.where(peak < np.finfo(tg.dtype).tiny, 1.0, peak)).mean(0)
+    with np.errstate(divide="ignore"):
+        bpms = 60.0 * SR / (HOP * np.arange(win, dtype=float))
+    bpms[0] = np.inf
+    with np.errstate(divide="ignore"):
+        logprior = -0.5 * ((np.log2(bpms) - np.log2(start_bpm)) / 1.0) ** 2
+    logprior[: int(np.argmax(bpms < max_tempo))] = -np.inf
+    return float(bpms[int(np.argmax(np.log1p(1e6 * tg) + logprior))])
+
+
+def _contrast_bands(S: np.ndarray, freq: np.ndarray, *, fmin: float = 200.0, n_bands: int = 6,
+                    quantile: float = 0.02):
+    """The peaks and valleys of ``librosa.feature.spectral_contrast(S=S.T)`` in its 7 octave
+    bands (the contrast is ``power_to_db(peak) - power_to_db(valley)`` over all frames).
+
+    ``S`` has frames as rows, shape (t, 1025); returns two arrays of shape (t, 7).
+    """
+    octa = np.zeros(n_bands + 2)
+    octa[1:] = fmin * (2.0 ** np.arange(0, n_bands + 1))
+    valley = np.zeros((S.shape[0], n_bands + 1))
+    peak = np.zeros_like(valley)
+    for k, (f_low, f_high) in enumerate(zip(octa[:-1], octa[1:])):
+        band = np.logical_and(freq >= f_low, freq <= f_high)
+        idx = np.flatnonzero(band)
+        if k > 0:
+            band[idx[0] - 1] = True
+        if k == n_bands:
+            band[idx[-1] + 1:] = True
+        cols = np.flatnonzero(band)
+        if k < n_bands:
+            cols = cols[:-1]
+        sub = S[:, cols[0]:cols[-1] + 1]
+        q = int(max(np.rint(quantile * np.sum(band)), 1))
+        m = sub.shape[1]
+        part = np.partition(sub, (q - 1, m - q), axis=1) if m > 1 else sub
+        valley[:, k] = part[:, :q].mean(1)
+        peak[:, k] = part[:, m - q:].mean(1)
+    return peak, valley

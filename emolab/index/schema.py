@@ -1,4 +1,4 @@
-"""Versioned schema of the song index. Each migration runs once, in its own transaction.
+"""Versioned schema of the song index. Each migration runs once; the pending ones run in one transaction.
 
 Valence and arousal are stored on [-1, 1]; curves are arrays on a regular grid
 (``t0`` + ``hop`` * i seconds).
@@ -137,14 +137,19 @@ def migrate(con) -> int:
     # this connection, and an open transaction stops DuckDB from ever checkpointing
     # (the write-ahead log would grow for as long as the app runs).
     current = con.execute("SELECT max(version) FROM schema_version").fetchall()[0][0] or 0
-    for version in range(current + 1, SCHEMA_VERSION + 1):
-        con.execute("BEGIN TRANSACTION")
-        try:
+    if current >= SCHEMA_VERSION:
+        return current
+    # All pending migrations in one transaction: a new or upgraded index is either at
+    # SCHEMA_VERSION or exactly as it was (a kill between two migrations cannot leave it
+    # half-way, e.g. a new index with the first tables but not the later columns).
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for version in range(current + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[version - 1]:
                 con.execute(statement)
             con.execute("INSERT INTO schema_version VALUES (?)", [version])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
     return current

@@ -8,19 +8,20 @@ same fitted parameters are applied directly: the Yeo-Johnson transform vectorise
 columns, the RBF SVR and the ridge as matrix products, all trees of a boosted head walked
 together, level by level. :func:`member_predict` returns what
 ``emolab.models.static._Member.predict`` did (a test compares them on the shipped model);
-:func:`compile_member` caches the flattened parameters on the fold model.
+:func:`member_head_predictions` gives each head's own prediction (what the model's stacking
+weights combine); :func:`compile_member` caches the flattened parameters on the fold model.
 """
 from __future__ import annotations
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.linear_model import RidgeCV
-from sklearn.svm import SVR
 
 from emolab.exceptions import ModelError
 
+# scikit-learn is imported only where fitted estimators are read (compile_member, head_arrays):
+# emolab.models.static_fast predicts with these functions in processes that never import it.
 
-def _yeo_johnson(X: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
+
+def yeo_johnson(X: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
     """scipy's Yeo-Johnson transform (the one scikit-learn calls), all columns at once."""
     out = np.empty_like(X)
     pos = X >= 0
@@ -38,55 +39,100 @@ def _yeo_johnson(X: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
     return out
 
 
-class _Trees:
-    """All trees of a fitted ``HistGradientBoostingRegressor`` as flat arrays."""
+def tree_arrays(hgb) -> dict:
+    """All trees of a fitted ``HistGradientBoostingRegressor`` as flat arrays (see :func:`walk_trees`)."""
+    if getattr(hgb, "is_categorical_", None) is not None and np.any(hgb.is_categorical_):
+        raise ModelError("Boosted heads with categorical features are not supported.")
+    if hgb.n_trees_per_iteration_ != 1:
+        raise ModelError("Only single-output boosted heads are supported.")
+    trees = [predictors[0].nodes for predictors in hgb._predictors]
+    sizes = np.array([len(t) for t in trees])
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    nodes = np.concatenate(trees)
+    shift = np.repeat(offsets, sizes)
+    leaf = nodes["is_leaf"].astype(bool)
+    return {"kind": np.array("hgb"), "roots": offsets.astype(np.intp),
+            "value": nodes["value"].astype(np.float64), "feature": nodes["feature_idx"].astype(np.intp),
+            "threshold": nodes["num_threshold"].astype(np.float64),
+            "missing_left": nodes["missing_go_to_left"].astype(bool), "leaf": leaf,
+            "left": np.where(leaf, 0, nodes["left"].astype(np.intp) + shift),
+            "right": np.where(leaf, 0, nodes["right"].astype(np.intp) + shift),
+            "depth": np.array(int(nodes["depth"].max()) if len(nodes) else 0),
+            "baseline": np.array(float(np.ravel(hgb._baseline_prediction)[0]))}
 
-    def __init__(self, hgb: HistGradientBoostingRegressor):
-        if getattr(hgb, "is_categorical_", None) is not None and np.any(hgb.is_categorical_):
-            raise ModelError("Boosted heads with categorical features are not supported.")
-        if hgb.n_trees_per_iteration_ != 1:
-            raise ModelError("Only single-output boosted heads are supported.")
-        trees = [predictors[0].nodes for predictors in hgb._predictors]
-        sizes = np.array([len(t) for t in trees])
-        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        nodes = np.concatenate(trees)
-        shift = np.repeat(offsets, sizes)
-        self.roots = offsets
-        self.value = nodes["value"].astype(np.float64)
-        self.feature = nodes["feature_idx"].astype(np.intp)
-        self.threshold = nodes["num_threshold"].astype(np.float64)
-        self.missing_left = nodes["missing_go_to_left"].astype(bool)
-        self.leaf = nodes["is_leaf"].astype(bool)
-        self.left = np.where(self.leaf, 0, nodes["left"].astype(np.intp) + shift)
-        self.right = np.where(self.leaf, 0, nodes["right"].astype(np.intp) + shift)
-        self.depth = int(nodes["depth"].max()) if len(nodes) else 0
-        self.baseline = float(np.ravel(hgb._baseline_prediction)[0])
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        node = np.broadcast_to(self.roots, (X.shape[0], len(self.roots))).copy()
-        rows = np.arange(X.shape[0])[:, None]
-        for _ in range(self.depth):
-            x = X[rows, self.feature[node]]
-            go_left = np.where(np.isnan(x), self.missing_left[node], x <= self.threshold[node])
-            node = np.where(self.leaf[node], node, np.where(go_left, self.left[node], self.right[node]))
-        return self.baseline + self.value[node].sum(axis=1)
+def walk_trees(t: dict, X: np.ndarray) -> np.ndarray:
+    """Sum of all trees of :func:`tree_arrays` for each row of ``X``, walked level by level.
+
+    Each step is one gather: ``next[2 node + goes_right]`` (a leaf points to itself both
+    ways), built once per head and kept in ``t``.
+    """
+    step = t.get("_next")
+    if step is None:
+        own = np.arange(len(t["leaf"]))
+        step = t["_next"] = np.stack([np.where(t["leaf"], own, t["left"]),
+                                      np.where(t["leaf"], own, t["right"])], axis=1).ravel()
+    feature, threshold = t["feature"], t["threshold"]
+    X = np.asarray(X, dtype=np.float64)
+    missing = np.isnan(X).any()
+    node = np.broadcast_to(t["roots"], (X.shape[0], len(t["roots"]))).copy()
+    rows = np.arange(X.shape[0])[:, None] * X.shape[1]
+    flat = X.ravel()
+    for _ in range(int(t["depth"])):
+        x = flat[rows + feature[node]]
+        right = ~(x <= threshold[node])
+        if missing:
+            right &= ~(np.isnan(x) & t["missing_left"][node])
+        node = step[2 * node + right]
+    return float(t["baseline"]) + t["value"][node].sum(axis=1)
+
+
+def head_arrays(head) -> dict | None:
+    """A fitted head (RBF SVR, RidgeCV, squared-error boosted trees) as named arrays, or None."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.linear_model import RidgeCV
+    from sklearn.svm import SVR
+
+    from emolab.models.relevance_svr import RelevanceSVR
+
+    if isinstance(head, RelevanceSVR):  # an RBF SVR on relevance-scaled inputs
+        fields = head_arrays(head.svr_)
+        if fields is not None:
+            fields["input_scale"] = np.asarray(head.scale_, dtype=np.float64)
+        return fields
+    if isinstance(head, SVR) and head.kernel == "rbf":
+        sv = np.asarray(head.support_vectors_, dtype=np.float64)
+        return {"kind": np.array("svr"), "sv": sv, "sv_sq": (sv ** 2).sum(axis=1),
+                "dual": np.asarray(head.dual_coef_[0], dtype=np.float64),
+                "intercept": np.array(float(head.intercept_[0])), "gamma": np.array(float(head._gamma))}
+    if isinstance(head, RidgeCV):
+        return {"kind": np.array("ridge"), "coef": np.ravel(head.coef_).astype(np.float64),
+                "intercept": np.array(float(np.ravel(head.intercept_)[0]))}
+    if isinstance(head, HistGradientBoostingRegressor) and head.loss == "squared_error":
+        return tree_arrays(head)
+    return None
 
 
 def _head(head):
-    if isinstance(head, SVR) and head.kernel == "rbf":
-        sv, dual, b, gamma = head.support_vectors_, head.dual_coef_[0], float(head.intercept_[0]), head._gamma
-        sv_sq = (sv ** 2).sum(axis=1)
+    fields = head_arrays(head)
+    if fields is None:
+        return head.predict  # anything else: scikit-learn's own path
+    kind = str(fields["kind"])
+    if kind == "svr":
+        sv, sv_sq, dual = fields["sv"], fields["sv_sq"], fields["dual"]
+        b, gamma = float(fields["intercept"]), float(fields["gamma"])
+        scale = fields.get("input_scale")
 
         def svr(H):
+            if scale is not None:
+                H = H * scale
             d2 = (H ** 2).sum(axis=1)[:, None] + sv_sq[None, :] - 2.0 * H @ sv.T
             return np.exp(-gamma * np.maximum(d2, 0.0)) @ dual + b
         return svr
-    if isinstance(head, RidgeCV):
-        coef, b = np.ravel(head.coef_), float(np.ravel(head.intercept_)[0])
+    if kind == "ridge":
+        coef, b = fields["coef"], float(fields["intercept"])
         return lambda H: H @ coef + b
-    if isinstance(head, HistGradientBoostingRegressor) and head.loss == "squared_error":
-        return _Trees(head).predict
-    return head.predict  # anything else: scikit-learn's own path
+    return lambda H: walk_trees(fields, H)
 
 
 def compile_member(member) -> dict:
@@ -109,11 +155,11 @@ def compile_member(member) -> dict:
     return compiled
 
 
-def member_predict(member, X: np.ndarray) -> np.ndarray:
-    """``_Member.predict``: (valence, arousal) of each row, shape (n, 2), on [-1, 1]."""
+def member_head_predictions(member, X: np.ndarray) -> np.ndarray:
+    """Every head's own prediction, shape (n, targets, heads), before any combination or clipping."""
     c = compile_member(member)
     X = np.asarray(X, dtype=np.float64)
-    Z = _yeo_johnson(np.clip(X, c["low"], c["high"]), c["lambdas"])
+    Z = yeo_johnson(np.clip(X, c["low"], c["high"]), c["lambdas"])
     if c["mean"] is not None:
         Z = (Z - c["mean"]) / c["scale"]
     if member.config.head_inputs == "features":
@@ -121,5 +167,9 @@ def member_predict(member, X: np.ndarray) -> np.ndarray:
     else:
         E = member.embedding_scale_.transform(member.embedder_.transform(Z))
         H = member._head_inputs(Z, E)
-    return np.column_stack([np.mean([head(H) for head in target_heads], axis=0)
-                            for target_heads in c["heads"]]).clip(-1.0, 1.0)
+    return np.stack([np.column_stack([head(H) for head in target_heads]) for target_heads in c["heads"]], axis=1)
+
+
+def member_predict(member, X: np.ndarray) -> np.ndarray:
+    """The fold model's plain average of its heads: (valence, arousal) of each row, shape (n, 2), on [-1, 1]."""
+    return member_head_predictions(member, X).mean(axis=2).clip(-1.0, 1.0)

@@ -4,10 +4,20 @@
 (Yeo-Johnson) the features, embedding them with a :class:`TripletEmbedder` mined on the
 joint (valence, arousal) point, and predicting each target with the average of an SVR, a
 ridge regression and gradient-boosted trees (scikit-learn's
-``HistGradientBoostingRegressor``). Which inputs the heads see (features, embedding or
+``HistGradientBoostingRegressor``). The SVR reads the features scaled by their relevance
+to its target (:class:`~emolab.models.relevance_svr.RelevanceSVR`, ``svr_scaling``;
+``"none"`` is the plain RBF SVR of the models before December 2026). Which inputs the heads see (features, embedding or
 both) is a setting; cross-validation on DEAM favoured the features alone, so by default
 the embedding serves :meth:`StaticEmotionModel.embed` (maps of the collection) and not the
 prediction.
+
+The heads are combined by their plain average (``combine="mean"``, the default) or by
+**stacking** (``combine="stack"``): each fold model predicts the songs it did not see, and
+non-negative least squares on those out-of-fold head predictions gives one weight per head
+and an intercept per target, shared by all fold models; with ``cross_target`` the valence
+stack also reads the arousal heads' predictions (valence and arousal are correlated in
+DEAM). No head is fitted twice for it. In nested CV on DEAM stacking did not beat the plain
+mean (data/models/README.md), so it is an option, not the default.
 
 The uncertainty is a split-conformal interval: the quantiles of the absolute out-of-fold
 errors of the fold models (each scored on the songs it did not see) give, per target, the
@@ -38,13 +48,18 @@ from sklearn.svm import SVR
 
 from emolab.config import MODELS_DIR
 from emolab.exceptions import ModelError, ParameterError
+from emolab.models.relevance_svr import RelevanceSVR
 from emolab.models.tnn import TripletConfig, TripletEmbedder
 
 TARGETS = ("valence", "arousal")
 HEADS = ("svr", "ridge", "hgb")
+#: How the SVR head scales its inputs: by their relevance (|ridge coefficient|) or not at all.
+SVR_SCALINGS = ("relevance", "none")
 FORMAT_VERSION = 3
 #: Coverage levels of the conformal intervals stored with the model.
 INTERVAL_LEVELS = (0.5, 0.68, 0.8, 0.9, 0.95)
+#: How the heads' predictions are combined.
+COMBINES = ("stack", "mean")
 
 
 def recomputable_columns(columns) -> list[str]:
@@ -55,11 +70,28 @@ def recomputable_columns(columns) -> list[str]:
     return [c for c in columns if c in keep]
 
 
-def model_columns(columns) -> list[str]:
-    """The columns of ``columns`` the shipped model uses: those the fast extractor computes."""
-    from emolab.features.deam_fast import FAST_COLUMNS
+#: The column sets a static model can be trained on (``train-static --columns``).
+COLUMN_SETS = ("fast", "fast+pitch")
 
-    keep = set(FAST_COLUMNS)
+
+def column_set(name: str = "fast+pitch") -> list[str]:
+    """The DEAM columns of a named set, in table order.
+
+    ``"fast"``: the 55 outside the pitch chain (``deam_fast.FAST_COLUMNS``);
+    ``"fast+pitch"``: those and the 12 of the pitch and voice-quality chain
+    (``deam_fast.FAST_PITCH_COLUMNS``, the 67 of ``deam.RECOMPUTABLE_COLUMNS``).
+    """
+    from emolab.features.deam_fast import FAST_COLUMNS, FAST_PITCH_COLUMNS
+
+    sets = {"fast": FAST_COLUMNS, "fast+pitch": FAST_PITCH_COLUMNS}
+    if name not in sets:
+        raise ParameterError(f"Unknown column set '{name}'; choose {' or '.join(COLUMN_SETS)}.")
+    return list(sets[name])
+
+
+def model_columns(columns, *, columns_set: str = "fast+pitch") -> list[str]:
+    """The columns of ``columns`` a model on ``columns_set`` uses (default: those the fast extractor computes)."""
+    keep = set(column_set(columns_set))
     return [c for c in columns if c in keep]
 
 
@@ -89,7 +121,10 @@ class StaticConfig:
 
     n_members: int = 5
     head_inputs: str = "features"  # 'features', 'embedding' or 'both'
-    heads: tuple = ("svr", "ridge", "hgb")  # their predictions are averaged
+    heads: tuple = ("svr", "ridge", "hgb")
+    combine: str = "mean"  # 'mean' (plain average) or 'stack' (weights learnt on out-of-fold predictions)
+    cross_target: bool = False  # the stack of each target also reads the other target's heads
+    svr_scaling: str = "relevance"  # 'relevance' (RelevanceSVR) or 'none' (plain RBF SVR)
     svr_C: float = 4.0
     svr_gamma_factor: float = 0.1
     svr_epsilon: float = 0.1
@@ -125,6 +160,8 @@ class _Member:
 
     def _new_head(self, name, n_inputs):
         cfg = self.config
+        if name == "svr" and cfg.svr_scaling == "relevance":
+            return RelevanceSVR(C=cfg.svr_C, gamma_factor=cfg.svr_gamma_factor, epsilon=cfg.svr_epsilon)
         if name == "svr":
             return SVR(C=cfg.svr_C, gamma=cfg.svr_gamma_factor / n_inputs, epsilon=cfg.svr_epsilon)
         if name == "ridge":
@@ -134,7 +171,7 @@ class _Member:
                                                  max_leaf_nodes=cfg.hgb_leaves, min_samples_leaf=cfg.hgb_min_leaf,
                                                  l2_regularization=cfg.hgb_l2, early_stopping=False,
                                                  random_state=self.seed)
-        raise ParameterError(f"Unknown head '{name}'; choose 'svr', 'ridge' or 'hgb'.")
+        raise ParameterError(f"Unknown head '{name}'; choose from {', '.join(HEADS)}.")
 
     def _head_inputs(self, Z, E):
         return {"features": Z, "embedding": E, "both": np.hstack([Z, E])}[self.config.head_inputs]
@@ -148,9 +185,16 @@ class _Member:
         return self.embedder_.transform(self._transform(X))
 
     def predict(self, X):
+        """The plain average of the heads, clipped: shape (n, 2)."""
         from emolab.models.fast_heads import member_predict
 
         return member_predict(self, X)  # transform → heads → average, without per-call overhead
+
+    def head_predictions(self, X):
+        """Each head's prediction: shape (n, targets, heads)."""
+        from emolab.models.fast_heads import member_head_predictions
+
+        return member_head_predictions(self, X)
 
 
 class StaticEmotionModel:
@@ -181,6 +225,8 @@ class StaticEmotionModel:
         self.trained_on: dict = {}
         self.feature_mean = np.zeros(0)
         self.feature_std = np.zeros(0)
+        self.stack_weights_ = np.zeros((0, 0))
+        self.stack_intercept_ = np.zeros(0)
 
     # ---- training
     def fit(self, X, Y, feature_columns, *, groups=None, progress=None) -> "StaticEmotionModel":
@@ -210,9 +256,15 @@ class StaticEmotionModel:
                                  f"choose from {', '.join(HEADS)}.")
         if X.shape[1] != len(feature_columns):
             raise ParameterError(f"{X.shape[1]} feature columns given but {len(feature_columns)} names.")
+        if self.config.svr_scaling not in SVR_SCALINGS:
+            raise ParameterError(f"Unknown SVR scaling '{self.config.svr_scaling}'; "
+                                 f"choose {' or '.join(SVR_SCALINGS)}.")
+        if self.config.combine not in COMBINES:
+            raise ParameterError(f"Unknown way to combine the heads '{self.config.combine}'; "
+                                 f"choose {' or '.join(COMBINES)}.")
         started = time.time()
         cfg = self.config
-        held_out = np.zeros_like(Y)
+        held_out = np.zeros((len(Y), Y.shape[1], len(cfg.heads)))  # each head's out-of-fold prediction
         self.members = []
         if groups is None:
             splits = KFold(cfg.n_members, shuffle=True, random_state=cfg.random_state).split(X)
@@ -222,9 +274,15 @@ class StaticEmotionModel:
         for i, (train, test) in enumerate(splits):
             member = _Member(cfg, seed=cfg.random_state + i).fit(X[train], Y[train])
             self.members.append(member)
-            held_out[test] = member.predict(X[test])
+            held_out[test] = member.head_predictions(X[test])
             if progress:
                 progress(f"fold model {i + 1}/{cfg.n_members} trained ({time.time() - started:.0f} s)")
+        if cfg.combine == "stack":
+            self.stack_weights_, self.stack_intercept_ = fit_stack(held_out, Y, cross_target=cfg.cross_target)
+        else:
+            self.stack_weights_, self.stack_intercept_ = mean_stack(Y.shape[1], len(cfg.heads))
+        self.oof_head_predictions_ = held_out  # kept for comparing ways to combine (not saved)
+        held_out = self._combine(held_out)
         residual = held_out - Y
         self.interval_halfwidths = conformal_halfwidths(residual)
         self.cv_scores = {
@@ -236,7 +294,8 @@ class StaticEmotionModel:
         self.feature_columns = list(feature_columns)
         self.feature_mean, self.feature_std = X.mean(axis=0), X.std(axis=0)
         uses_embedding = "tnn-" if cfg.head_inputs != "features" else ""
-        self.version = f"static-{uses_embedding}{'-'.join(cfg.heads)}-{date.today().isoformat()}"
+        stacked = "-stack" if cfg.combine == "stack" else ""
+        self.version = f"static-{uses_embedding}{'-'.join(cfg.heads)}{stacked}-{date.today().isoformat()}"
         self.trained_on = {"n_songs": int(len(X)), "seconds": round(time.time() - started, 1),
                            "grouped_by_artist": groups is not None}
         return self
@@ -274,9 +333,23 @@ class StaticEmotionModel:
             song): the true value lies within ``mean ± std`` for about 68 % of held-out
             songs (the coverage measured is in the model card).
         """
-        X = self._check_input(X)
-        mean = np.stack([m.predict(X) for m in self.members]).mean(axis=0)
+        mean = self._combine(self.head_predictions(X))
         return mean, np.broadcast_to(self._halfwidth(0.68), mean.shape).copy()
+
+    def head_predictions(self, X) -> np.ndarray:
+        """Each head's prediction averaged over the fold models, before the stack.
+
+        Returns
+        -------
+        np.ndarray, shape (n, 2, len(config.heads))
+        """
+        X = self._check_input(X)
+        return np.mean([m.head_predictions(X) for m in self.members], axis=0)
+
+    def _combine(self, P) -> np.ndarray:
+        """Head predictions (n, targets, heads) → (n, targets) on [-1, 1], by the learnt weights."""
+        A = stack_inputs(P, cross_target=self.stack_weights_.shape[1] > P.shape[2])
+        return (np.einsum("ntk,tk->nt", A, self.stack_weights_) + self.stack_intercept_).clip(-1.0, 1.0)
 
     def _halfwidth(self, level) -> np.ndarray:
         key = f"{level:g}"
@@ -326,6 +399,7 @@ class StaticEmotionModel:
                 "feature_columns": self.feature_columns,
                 "feature_mean": self.feature_mean.tolist(), "feature_std": self.feature_std.tolist(),
                 "interval_halfwidths": self.interval_halfwidths,
+                "stack_weights": self.stack_weights_.tolist(), "stack_intercept": self.stack_intercept_.tolist(),
                 "cv_scores": self.cv_scores, "trained_on": self.trained_on,
                 "versions": {"sklearn": sklearn.__version__, "torch": torch.__version__.split("+")[0]}}
         (path / "model.json").write_text(json.dumps(meta, indent=2))
@@ -352,6 +426,9 @@ class StaticEmotionModel:
             warnings.warn(f"The static model was saved with scikit-learn {meta['versions']['sklearn']}, "
                           f"this is {sklearn.__version__}; predictions may differ slightly.", stacklevel=2)
         cfg = dict(meta["config"])
+        if "stack_weights" not in meta:  # saved before stacking: the plain average of the heads
+            cfg.update(combine="mean", cross_target=False)
+        cfg.setdefault("svr_scaling", "none")  # saved before the relevance-scaled SVR
         cfg["tnn"] = TripletConfig(**cfg["tnn"])
         cfg.update({k: tuple(cfg[k]) for k in ("heads", "ridge_alphas")})
         model = cls(StaticConfig(**cfg))
@@ -362,6 +439,11 @@ class StaticEmotionModel:
         model.feature_std = np.asarray(meta["feature_std"], dtype=np.float64)
         model.cv_scores = meta["cv_scores"]
         model.trained_on = meta["trained_on"]
+        if "stack_weights" in meta:
+            model.stack_weights_ = np.asarray(meta["stack_weights"], dtype=np.float64)
+            model.stack_intercept_ = np.asarray(meta["stack_intercept"], dtype=np.float64)
+        else:
+            model.stack_weights_, model.stack_intercept_ = mean_stack(len(TARGETS), len(model.config.heads))
         try:
             states = torch.load(files[1], weights_only=True)
             parts = load_joblib(files[2])  # joblib.load, through a faster cached copy
@@ -382,6 +464,67 @@ class StaticEmotionModel:
             member.heads_ = part["heads"]
             model.members.append(member)
         return model
+
+
+def stack_inputs(P, *, cross_target: bool) -> np.ndarray:
+    """The inputs of each target's stack, shape (n, targets, k).
+
+    Parameters
+    ----------
+    P : np.ndarray, shape (n, targets, heads)
+        Head predictions.
+    cross_target : bool
+        Also the other targets' heads (after the target's own, in target order).
+
+    Returns
+    -------
+    np.ndarray, shape (n, targets, heads) or (n, targets, targets × heads)
+    """
+    P = np.asarray(P, dtype=np.float64)
+    if not cross_target:
+        return P
+    n, t, _ = P.shape
+    return np.stack([np.concatenate([P[:, j]] + [P[:, k] for k in range(t) if k != j], axis=1)
+                     for j in range(t)], axis=1)
+
+
+def fit_stack(P, Y, *, cross_target: bool):
+    """Stacking weights from out-of-fold head predictions, by least squares.
+
+    A target's own heads get non-negative weights (non-negative least squares: a head is
+    used or left out, never subtracted); the other targets' heads (``cross_target``) may
+    enter with either sign. Each target has its own intercept.
+
+    Parameters
+    ----------
+    P : np.ndarray, shape (n, targets, heads)
+        Out-of-fold head predictions.
+    Y : np.ndarray, shape (n, targets)
+
+    Returns
+    -------
+    weights : np.ndarray, shape (targets, k)
+        ``k`` = heads, or targets × heads with ``cross_target``.
+    intercept : np.ndarray, shape (targets,)
+    """
+    from scipy.optimize import nnls
+
+    A = stack_inputs(P, cross_target=cross_target)
+    n_own = P.shape[2]
+    weights, intercept = [], []
+    for j in range(Y.shape[1]):
+        a_mean, y_mean = A[:, j].mean(axis=0), Y[:, j].mean()
+        C = A[:, j] - a_mean
+        w, _ = nnls(np.hstack([C, -C[:, n_own:]]), Y[:, j] - y_mean)  # free sign: w+ − w−
+        w = w[:C.shape[1]] - np.concatenate([np.zeros(n_own), w[C.shape[1]:]])
+        weights.append(w)
+        intercept.append(y_mean - a_mean @ w)
+    return np.array(weights), np.array(intercept)
+
+
+def mean_stack(n_targets: int, n_heads: int):
+    """The weights of the plain average of each target's own heads (``combine="mean"``)."""
+    return np.full((n_targets, n_heads), 1.0 / n_heads), np.zeros(n_targets)
 
 
 def conformal_halfwidths(residual) -> dict:

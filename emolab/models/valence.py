@@ -307,10 +307,10 @@ class ValenceModel:
 
                     tonal_vector = tonal.tonal_vector(y, sr)
                 parts.append(np.asarray(tonal_vector, dtype=np.float64))
-            elif kind == "deam-fast":
+            elif kind == "deam-fast67":
                 from emolab.features import deam_fast
 
-                parts.append(deam_fast.deam_song_vector(y, sr, columns=list(deam_fast.FAST_COLUMNS)))
+                parts.append(deam_fast.deam_song_vector(y, sr, columns=list(deam_fast.RUNTIME_COLUMNS)))
             else:
                 raise ModelError(f"The valence model needs features '{kind}' that this EmoLab cannot compute.")
         return np.concatenate(parts)

@@ -497,9 +497,9 @@ def _check_clip(clip) -> None:
 
 def _check_analysis(analysis) -> None:
     from emolab.features.deam import DEAM74_COLUMNS
-    from emolab.features.deam_fast import FAST_COLUMNS
+    from emolab.features.deam_fast import RUNTIME_COLUMNS
 
-    computed = np.isin(DEAM74_COLUMNS, FAST_COLUMNS)  # the fast extractor's; the rest stay NaN
+    computed = np.isin(DEAM74_COLUMNS, RUNTIME_COLUMNS)  # the fast extractor's; the rest stay NaN
     for name in ("deam74", "librosa"):
         vector = getattr(analysis, name)
         if vector is None or vector.ndim != 1 or vector.size == 0:
