@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     minutes = y.size / 44100 / 60
 
     start = time.process_time()
-    from emolab.features import pitch_kernels
+    from emolab.features import pitch_kernels, voice_kernels
     kernels_import = time.process_time() - start
     pitch.pitch_llds(y[:441 * 400], 300)          # first calls: load the cached machine code
     pitch.pitch_llds(y[:441 * 400], 300, exact=True)
@@ -89,7 +89,7 @@ def main(argv=None) -> int:
             track = np.where((states < 6) & (rms > 0.001), f0[np.arange(m), np.minimum(states, 5)], 0.0)
             c = f["coarse"]
             coarse = wave[:wave.size // c * c].reshape(-1, c).mean(axis=1, dtype=np.float32)
-            pitch_kernels.voice_quality(wave, track.astype(np.float32), 0.25, 44100.0, 441.0 * f["hop"], 2646,
+            voice_kernels.voice_quality(wave, track.astype(np.float32), 0.25, 44100.0, 441.0 * f["hop"], 2646,
                                         coarse, c, f["peaks"])
 
         stages = [(f"pitch {label}: F0 candidates", best(candidates, args.repeat)),

@@ -58,17 +58,20 @@ def find_audio_files(paths: Iterable) -> tuple[list[Path], list[tuple[str, str]]
 
 
 def warm_up() -> None:
-    """Compile librosa's numba kernels in this process before workers start.
+    """Compile librosa's and the pitch chain's numba kernels in this process.
 
-    librosa caches compiled kernels on disk; several processes compiling the same kernel at
+    numba caches compiled kernels on disk; several processes compiling the same kernel at
     once can leave a corrupt cache that crashes every later run. After this call the
-    workers only read the cache.
+    workers only read the cache. (The pitch chain also compiles under a file lock on first
+    use, so an analysis is safe without this call; librosa's vector is computed only with
+    ``--librosa``, and the 4Q valence stage's tonal pass needs no librosa.)
     """
-    from emolab.features import spectral
+    from emolab.features import deam_fast, spectral
 
     t = np.arange(ANALYSIS_SR * 2) / ANALYSIS_SR
     tone = (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-    spectral.song_vector(tone, ANALYSIS_SR)  # (the 4Q valence stage's tonal pass needs no librosa)
+    spectral.song_vector(tone, ANALYSIS_SR)
+    deam_fast.deam_song_vector(tone, ANALYSIS_SR, columns=deam_fast.PITCH_COLUMNS)
 
 
 def ingest(

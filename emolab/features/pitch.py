@@ -136,8 +136,7 @@ def pitch_candidates(y: np.ndarray, n: int, *, block: int = 1024, sr: int = SR, 
     voicing : np.ndarray, shape (n, 6), float32
     rms : np.ndarray, shape (n,)
     """
-    from emolab.features import pitch_kernels
-
+    pitch_kernels, _ = _kernels()
     t = _tables(sr, frame, nfft, bins, points)
     bins = len(t["sig"])
     frames = np.lib.stride_tricks.sliding_window_view(np.asarray(y, dtype=np.float32), frame)[::step][:n]
@@ -154,6 +153,44 @@ def pitch_candidates(y: np.ndarray, n: int, *, block: int = 1024, sr: int = SR, 
                                  t["c"], t["d"], t["audw"], t["shifts"], t["fmin_t"], t["step_t"],
                                  MIN_PITCH, MAX_PITCH, N_CAND, f0[s:s + len(w)], voicing[s:s + len(w)])
     return f0, voicing, rms
+
+
+_READY = False
+
+
+def _kernels():
+    """The numba kernel modules, compiled (or loaded from numba's cache) before first use.
+
+    The first process to use them on a machine compiles them into numba's on-disk cache
+    (≈ 20 CPU s); several processes (ingest's workers) compiling at once could leave a
+    corrupt cache, so compiling happens under an inter-process file lock, on a second of
+    generated audio, once per process.
+    """
+    global _READY
+    from emolab.features import pitch_kernels, voice_kernels
+
+    if not _READY:
+        _READY = True
+        import tempfile
+        from pathlib import Path
+
+        try:
+            import fcntl  # POSIX; elsewhere processes compile without the lock
+        except ImportError:
+            fcntl = None
+        with open(Path(tempfile.gettempdir()) / "emolab-pitch-kernels.lock", "a") as lock:
+            if fcntl is not None:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                t = np.arange(SR) / SR
+                pitch_llds((0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 50, voice=True)
+            except BaseException:
+                _READY = False
+                raise
+            finally:
+                if fcntl is not None:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+    return pitch_kernels, voice_kernels
 
 
 # ------------------------------------------------------------------------------ contours
@@ -214,8 +251,7 @@ def pitch_llds(y: np.ndarray, n: int, *, voice: bool = True, exact: bool = False
     """
     # openSMILE reads the 16-bit samples as float32 v / 32767 (the caller gives v / 32768)
     y = (np.round(np.asarray(y, dtype=np.float64) * 32768.0).astype(np.float32) / np.float32(32767.0))
-    from emolab.features import pitch_kernels
-
+    pitch_kernels, voice_kernels = _kernels()
     f = EXACT if exact else {**FAST, **(settings or {})}
     m = (n + f["hop"] - 1) // f["hop"]
     step = STEP * f["hop"]
@@ -239,7 +275,7 @@ def pitch_llds(y: np.ndarray, n: int, *, voice: bool = True, exact: bool = False
         for k in range(1, c):      # mean of c consecutive samples (c = 1: unused)
             coarse += y[k:y.size // c * c:c]
         coarse *= np.float32(1.0 / c)
-        vq = pitch_kernels.voice_quality(y, f0.astype(np.float32), 0.25, float(SR), float(step), FRAME,
+        vq = voice_kernels.voice_quality(y, f0.astype(np.float32), 0.25, float(SR), float(step), FRAME,
                                          coarse, c, f["peaks"])
     if f["hop"] > 1:
         vp = _upsample(vp, n, f["hop"], interpolate=True)
