@@ -11,32 +11,8 @@ import numpy as np
 from numba import njit
 
 @njit(cache=True, fastmath=True, error_model="numpy")
-def _correlations(x, start, lo, hi, cc):
-    """Pearson r of x[start:start+L] with x[start+L:start+2L], L = lo..hi (approximate
-    arithmetic: only used to find the best period length)."""
-    seg = x[start:start + 2 * hi]
-    p1 = np.zeros(2 * hi + 1)
-    p2 = np.zeros(2 * hi + 1)
-    for i in range(2 * hi):
-        v = float(seg[i])
-        p1[i + 1] = p1[i] + v
-        p2[i + 1] = p2[i] + v * v
-    for L in range(lo, hi + 1):
-        sxy = 0.0
-        for i in range(L):
-            sxy += float(seg[i]) * float(seg[i + L])
-        sx, sxx = p1[L], p2[L]
-        sy, syy = p1[2 * L] - sx, p2[2 * L] - sxx
-        cov = sxy - sx * sy / L
-        vx = sxx - sx * sx / L
-        vy = syy - sy * sy / L
-        den = np.sqrt(max(vx, 0.0)) * np.sqrt(max(vy, 0.0))
-        cc[L - lo] = cov / den if den > 0 else np.nan
-
-
-@njit(cache=True, fastmath=True, error_model="numpy")
 def _correlations_range(x, start, lo, a, b, cc):
-    """:func:`_correlations` for the lags ``a..b`` only (same values), into ``cc[L - lo]``."""
+    """Pearson r of x[start:start+L] with x[start+L:start+2L] for the lags L = a..b, into ``cc[L - lo]``."""
     seg = x[start:start + 2 * b]
     p1 = np.zeros(2 * b + 1)
     p2 = np.zeros(2 * b + 1)
@@ -55,6 +31,13 @@ def _correlations_range(x, start, lo, a, b, cc):
         vy = syy - sy * sy / L
         den = np.sqrt(max(vx, 0.0)) * np.sqrt(max(vy, 0.0))
         cc[L - lo] = cov / den if den > 0 else np.nan
+
+
+@njit(cache=True, fastmath=True, error_model="numpy")
+def _correlations(x, start, lo, hi, cc):
+    """Pearson r of x[start:start+L] with x[start+L:start+2L], L = lo..hi, into ``cc[L - lo]``
+    (approximate arithmetic: only used to find the best period length)."""
+    _correlations_range(x, start, lo, lo, hi, cc)
 
 
 @njit(cache=True, error_model="numpy")
