@@ -143,4 +143,13 @@ DEMO_PIECES: tuple[DemoPiece, ...] = (
          "Johann Sebastian Bach", qpm=50),
     _sad("bach/bwv140.7.mxl", "Chorale 'Gloria sei dir gesungen', BWV 140.7",
          "Johann Sebastian Bach", qpm=60, program=CHOIR),
+    # the same minor scores an octave down: darker, and sadder to the models than high and soft
+    _sad("chopin/mazurka06-2.krn", None, "Frédéric Chopin", qpm=50, program=PIANO, transpose=-12,
+         level=0.12, variant="low piano, slow, very soft"),
+    _sad("josquin/milleRegrets.abc", None, "Josquin des Prez", qpm=50, program=CHOIR, transpose=-12,
+         variant="low choir, slow, very soft"),
+    _sad("bach/bwv10.7.mxl", "Chorale BWV 10.7 (G minor)", "Johann Sebastian Bach", qpm=50,
+         program=CHOIR, transpose=-12, variant="low choir, slow, very soft"),
+    _sad("corelli/opus3no1/1grave.xml", "Trio Sonata Op. 3 No. 1: I. Grave", "Arcangelo Corelli",
+         qpm=50, transpose=-12, variant="low strings, slow, very soft"),
 )
