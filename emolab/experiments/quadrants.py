@@ -346,8 +346,9 @@ def write_card(folder: Path, model: ValenceModel, table: pd.DataFrame, *, shippe
         row("EmoLab static (DEAM only, shipped)"),
         row(shipped_label),
         "",
-        "DEAM: the second stage only applies to new audio, the DEAM-trained static model is unchanged, so its DEAM "
-        "nested-CV R² is unchanged (see `data/models/static/`). DEAM has no audio here, so the corrected output "
+        "DEAM: the second stage only applies to new audio and leaves the DEAM-trained static model as it is, so the "
+        "DEAM scores are the static model's (nested CV in `data/models/README.md`). DEAM has no audio here, so the "
+        "corrected output "
         "cannot be scored on DEAM songs. On 10 emoMusic clips (DEAM-like music, songs the static model was trained "
         "on) the stage lowers the valence correlation with the human ratings: `docs/results/valence_emomusic.md` "
         "(`python scripts/valence_emomusic_check.py ../shared/data/emomusic`). Arousal is not corrected: correcting "
