@@ -57,6 +57,8 @@ def test_static_cv_cli_takes_the_column_set_and_prints_the_candidates_and_the_ba
     out = capsys.readouterr().out
     assert "67 feature columns" in out and "(stack with cross-target" in out
     assert "combined by stack+cross" in out and "constant baseline" in out
-    assert main(common) == 0
+    assert main(common + ["--columns", "fast"]) == 0
     out = capsys.readouterr().out
     assert "55 feature columns" in out and "(mean, SVR scaling relevance)" in out
+    assert main(common) == 0  # the default: all 67, as the shipped model
+    assert "67 feature columns" in capsys.readouterr().out
