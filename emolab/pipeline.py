@@ -92,7 +92,7 @@ def feature_summary(analysis: Analysis) -> dict:
 DEFAULT_EXTRACTOR = "fast"
 
 
-def deam_features(y: np.ndarray, sr: int, *, extractor: str = DEFAULT_EXTRACTOR):
+def deam_features(y: np.ndarray, sr: int, *, extractor: str = DEFAULT_EXTRACTOR, progress=None):
     """A song's DEAM frames and its DEAM vector, from one feature pass.
 
     Parameters
@@ -100,6 +100,8 @@ def deam_features(y: np.ndarray, sr: int, *, extractor: str = DEFAULT_EXTRACTOR)
     y : np.ndarray, shape (n_samples,)
         Mono audio.
     sr : int
+    progress : callable(str), optional
+        Told ``"pitch"`` when the fast extractor starts the pitch chain.
     extractor : {'fast', 'opensmile'}
         ``'fast'`` never imports openSMILE; it computes the columns of
         :data:`emolab.features.deam_fast.RUNTIME_COLUMNS` and leaves the others NaN
@@ -117,7 +119,7 @@ def deam_features(y: np.ndarray, sr: int, *, extractor: str = DEFAULT_EXTRACTOR)
     from emolab.features import deam, deam_fast
 
     columns = list(deam_fast.RUNTIME_COLUMNS if extractor == "fast" else deam.DEAM74_COLUMNS)
-    _, frames = deam_fast.deam_frames(y, sr, columns=columns, extractor=extractor)
+    _, frames = deam_fast.deam_frames(y, sr, columns=columns, extractor=extractor, progress=progress)
     out = np.full(len(deam.DEAM74_COLUMNS), np.nan, dtype=np.float32)
     where = {c: i for i, c in enumerate(deam.DEAM74_COLUMNS)}
     out[[where[c] for c in columns]] = frames.mean(axis=0)
@@ -189,7 +191,8 @@ def analyse(
     # the 4Q valence stage's tonal pass runs beside the DEAM features (numpy releases the GIL)
     tonal = _tonal_in_thread(clip.y, clip.sr) \
         if models is not None and not clip.silent and clip.y.size >= clip.sr else None
-    frame_columns, frames, result.deam74 = deam_features(clip.y, clip.sr, extractor=extractor)
+    frame_columns, frames, result.deam74 = deam_features(
+        clip.y, clip.sr, extractor=extractor, progress=lambda part: stage(0.3, "Pitch and voice quality"))
     if callable(models):
         stage(0.4, "Loading the models")
         models = models()

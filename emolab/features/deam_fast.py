@@ -61,7 +61,7 @@ def _check(columns, extractor):
     return columns
 
 
-def deam_frames(y: np.ndarray, sr: int, *, columns=None, extractor: str = "fast"):
+def deam_frames(y: np.ndarray, sr: int, *, columns=None, extractor: str = "fast", progress=None):
     """DEAM columns every 0.5 s (1 s windows).
 
     Parameters
@@ -73,6 +73,8 @@ def deam_frames(y: np.ndarray, sr: int, *, columns=None, extractor: str = "fast"
         Default :data:`FAST_COLUMNS`; any of :data:`FAST_PITCH_COLUMNS` (the pitch chain is
         computed only when one of its columns is asked for).
     extractor : {'fast', 'opensmile'}
+    progress : callable(str), optional
+        With the fast extractor, told ``"pitch"`` when the pitch chain starts.
 
     Returns
     -------
@@ -84,7 +86,7 @@ def deam_frames(y: np.ndarray, sr: int, *, columns=None, extractor: str = "fast"
         from emolab.features import deam
 
         return deam.opensmile_frames(y, sr, columns=columns)
-    times, frames = raw_frames(y, sr, columns=columns)
+    times, frames = raw_frames(y, sr, columns=columns, progress=progress)
     calibration = load_calibration()
     missing = [c for c in columns if c not in calibration]
     if missing:
@@ -190,7 +192,7 @@ def _delta(x, width=2):
     return num / (2.0 * sum(k * k for k in range(1, width + 1)))
 
 
-def fast_llds(y: np.ndarray, sr: int, *, pitch: bool = False, voice: bool = False) -> dict:
+def fast_llds(y: np.ndarray, sr: int, *, pitch: bool = False, voice: bool = False, progress=None) -> dict:
     """The 10 ms contours the fast columns need (smoothed, as openSMILE's ``*_sma``).
 
     Parameters
@@ -201,6 +203,8 @@ def fast_llds(y: np.ndarray, sr: int, *, pitch: bool = False, voice: bool = Fals
         Also ``F0final_sma`` and ``voicingFinalUnclipped_sma`` (:mod:`emolab.features.pitch`).
     voice : bool
         Also jitter, shimmer and log HNR (implies the F0 track they are measured on).
+    progress : callable(str), optional
+        Told ``"pitch"`` when the pitch chain starts (the longest part of the pass).
 
     Returns
     -------
@@ -308,6 +312,9 @@ def fast_llds(y: np.ndarray, sr: int, *, pitch: bool = False, voice: bool = Fals
     if pitch or voice:
         from emolab.features.pitch import pitch_llds
 
+        if progress is not None:
+            progress("pitch")
+
         out.update(pitch_llds(y, n, voice=voice))
     return out
 
@@ -333,15 +340,17 @@ def _split(column):
     return contour, (int(k) - 1 if k else None), stat
 
 
-def raw_frames(y: np.ndarray, sr: int, *, columns=None):
+def raw_frames(y: np.ndarray, sr: int, *, columns=None, progress=None):
     """The fast columns every 0.5 s *before* calibration (what the calibration is fitted on).
 
-    Same parameters and returns as :func:`deam_frames` with ``extractor='fast'``.
+    Same parameters and returns as :func:`deam_frames` with ``extractor='fast'``; ``progress`` as
+    for :func:`fast_llds`.
     """
     columns = _check(columns, "fast")
     wanted = {_split(c)[0] for c in columns}
     llds = fast_llds(y, sr, pitch=bool(wanted & {"F0final_sma", "voicingFinalUnclipped_sma"}),
-                     voice=bool(wanted & {"jitterLocal_sma", "jitterDDP_sma", "shimmerLocal_sma", "logHNR_sma"}))
+                     voice=bool(wanted & {"jitterLocal_sma", "jitterDDP_sma", "shimmerLocal_sma", "logHNR_sma"}),
+                     progress=progress)
     n = n_frames(max(np.asarray(y).size, int(round(WINDOW_SECONDS * sr))), sr)
     stats = {}
     frames = np.empty((n, len(columns)))
