@@ -174,9 +174,11 @@ def _kernels():
         import tempfile
         from pathlib import Path
 
-        try:
-            import fcntl  # POSIX; elsewhere processes compile without the lock
-        except ImportError:
+        import os
+
+        if os.name == "posix":
+            import fcntl
+        else:  # elsewhere processes compile without the lock
             fcntl = None
         with open(Path(tempfile.gettempdir()) / "emolab-pitch-kernels.lock", "a") as lock:
             if fcntl is not None:

@@ -304,17 +304,9 @@ class StaticEmotionModel:
     def _check_input(self, X) -> np.ndarray:
         if not self.members:
             raise ModelError("This static model is not trained yet. Train it with: python -m emolab train-static")
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim == 1:
-            X = X[None, :]
-        if X.ndim != 2 or X.shape[1] != len(self.feature_columns):
-            raise ModelError(f"The static model expects {len(self.feature_columns)} DEAM feature values per song "
-                             f"(its feature_columns) but was given {X.shape[-1]}.")
-        bad = ~np.all(np.isfinite(X), axis=1)
-        if bad.any():
-            raise ModelError(f"{int(bad.sum())} song(s) have missing (NaN) or infinite feature values; "
-                             "the static model cannot predict them.")
-        return X
+        from emolab.models.static_fast import check_rows
+
+        return check_rows(X, self.feature_columns)
 
     def predict(self, X):
         """Valence and arousal with their uncertainty.

@@ -32,6 +32,27 @@ LAYOUT = "static-fast-v2"
 _FILES = ("model.json", "heads.joblib", "embedders.pt")
 
 
+
+def check_rows(X, feature_columns) -> np.ndarray:
+    """``X`` as float64 rows of ``len(feature_columns)`` finite values (one song may be 1-d).
+
+    Raises
+    ------
+    ModelError
+        Wrong number of values, or missing / infinite ones.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim == 1:
+        X = X[None, :]
+    if X.ndim != 2 or X.shape[1] != len(feature_columns):
+        raise ModelError(f"The static model expects {len(feature_columns)} DEAM feature values per song "
+                         f"(its feature_columns) but was given {X.shape[-1]}.")
+    bad = ~np.all(np.isfinite(X), axis=1)
+    if bad.any():
+        raise ModelError(f"{int(bad.sum())} song(s) have missing (NaN) or infinite feature values; "
+                         "the static model cannot predict them.")
+    return X
+
 class FastStaticModel:
     """Prediction-only static model (see the module docstring).
 
@@ -69,17 +90,7 @@ class FastStaticModel:
 
     # ---- prediction (what the analysis path uses)
     def _check_input(self, X) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim == 1:
-            X = X[None, :]
-        if X.ndim != 2 or X.shape[1] != len(self.feature_columns):
-            raise ModelError(f"The static model expects {len(self.feature_columns)} DEAM feature values per song "
-                             f"(its feature_columns) but was given {X.shape[-1]}.")
-        bad = ~np.all(np.isfinite(X), axis=1)
-        if bad.any():
-            raise ModelError(f"{int(bad.sum())} song(s) have missing (NaN) or infinite feature values; "
-                             "the static model cannot predict them.")
-        return X
+        return check_rows(X, self.feature_columns)
 
     def predict(self, X):
         """Same as :meth:`emolab.models.static.StaticEmotionModel.predict`.
