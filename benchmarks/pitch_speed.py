@@ -90,7 +90,7 @@ def main(argv=None) -> int:
             c = f["coarse"]
             coarse = wave[:wave.size // c * c].reshape(-1, c).mean(axis=1, dtype=np.float32)
             voice_kernels.voice_quality(wave, track.astype(np.float32), 0.25, 44100.0, 441.0 * f["hop"], 2646,
-                                        coarse, c, f["peaks"])
+                                        coarse, c, f["peaks"], 0, m, np.zeros((m, 4)))
 
         stages = [(f"pitch {label}: F0 candidates", best(candidates, args.repeat)),
                   (f"pitch {label}: Viterbi", best(viterbi, args.repeat)),

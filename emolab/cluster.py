@@ -324,7 +324,7 @@ class _ActorPool:
         self.watchdog = time_limit + STARTUP_LIMIT + 60.0
         self.actor_class = ray.remote(num_cpus=1, max_restarts=0)(Analyser)
         self.known_ref = ray.put(known)
-        self.options = {**options, "time_limit": time_limit}
+        self.options = {"threads": 1, **options, "time_limit": time_limit}  # one core per actor
         self.slots: list[_Slot] = []
         self.lost: dict[str, int] = {}
         self.replaced = 0

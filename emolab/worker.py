@@ -100,6 +100,9 @@ class AnalysisWorker:
         Also compute the broad librosa song vector.
     nice : int
         How much lower than this process's the child's CPU priority is.
+    threads : int, optional
+        Threads the child's pitch chain may use (``EMOLAB_THREADS`` there; default: every CPU
+        this process may run on, right for one child; a pool of children gives each its share).
 
     Notes
     -----
@@ -109,13 +112,14 @@ class AnalysisWorker:
 
     def __init__(self, *, models_dir=None, with_models: bool = True,
                  time_limit: float = DEFAULT_TIME_LIMIT, extractor: str = "fast",
-                 with_librosa: bool = False, nice: int = NICENESS):
+                 with_librosa: bool = False, nice: int = NICENESS, threads: int | None = None):
         self.models_dir = models_dir
         self.with_models = with_models
         self.time_limit = time_limit
         self.extractor = extractor
         self.with_librosa = with_librosa
         self.nice = nice
+        self.threads = threads
         self._process = None
         self._conn = None
         self._lock = threading.Lock()
@@ -219,7 +223,8 @@ class AnalysisWorker:
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
         process = context.Process(target=_serve, args=(child, self.models_dir, self.with_models,
-                                                       self.extractor, self.with_librosa, self.nice),
+                                                       self.extractor, self.with_librosa, self.nice,
+                                                       self.threads),
                                   name="emolab-analysis", daemon=True)
         with neutral_main():
             process.start()
@@ -258,6 +263,14 @@ def _load_models(models_dir):
     return models
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the OS says, else all)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def tune_memory() -> bool:
     """Make this process reuse the memory it frees instead of asking the kernel again.
 
@@ -294,7 +307,7 @@ def tune_memory() -> bool:
 
 
 def _serve(conn, models_dir, with_models: bool, extractor: str = "fast",
-           with_librosa: bool = False, nice: int = NICENESS) -> None:
+           with_librosa: bool = False, nice: int = NICENESS, threads: int | None = None) -> None:
     """The child's loop: receive (source, name), send ("ok", Analysis) or ("error", exc).
 
     The child says "ready" as soon as it can decode and compute features; the models (torch
@@ -306,6 +319,8 @@ def _serve(conn, models_dir, with_models: bool, extractor: str = "fast",
     # the parallelism, and idle BLAS threads spin on a shared machine's cores.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+    if threads:  # the pitch chain's threads (emolab.features.pitch.default_threads)
+        os.environ["EMOLAB_THREADS"] = str(int(threads))
     from emolab import audio, pipeline
     from emolab.features import deam_fast  # noqa: F401  (imported before the thread starts)
 
@@ -354,11 +369,13 @@ class WorkerPool:
         Child processes (each analyses one file at a time).
     **options
         Passed to every :class:`AnalysisWorker` (``models_dir``, ``with_models``,
-        ``time_limit``, ``extractor``, ``with_librosa``, ``nice``).
+        ``time_limit``, ``extractor``, ``with_librosa``, ``nice``, ``threads``); ``threads``
+        defaults to each child's share of the CPUs this process may run on.
     """
 
     def __init__(self, workers: int, **options):
         self.workers = workers
+        options.setdefault("threads", max(1, available_cpus() // max(1, workers)))
         self.options = options
         self._idle: Queue | None = None
         self._all: list[AnalysisWorker] = []

@@ -146,3 +146,25 @@ def test_cheaper_settings_agree_with_the_exact_port_on_generated_audio():
     for name in ("jitterLocal_sma", "jitterDDP_sma", "shimmerLocal_sma"):
         ratio = cheap[name].mean() / exact[name].mean()
         assert 0.9 < ratio < 1.1, (name, ratio)
+
+
+def test_threads_give_the_same_contours_and_cut_only_after_unvoiced_frames():
+    from emolab.features.pitch import _voiced_stretches
+
+    # voiced stretches of different pitch and jitter, cut by near-silence (unvoiced frames)
+    gap = np.zeros(SR // 5, np.float32)
+    y = np.concatenate([voice(2.0, 110.0, period_jitter=0.02), gap, voice(2.5, 240.0, amp_shimmer=0.2),
+                        gap, voice(2.0, 180.0, seed=3)])
+    y = np.trunc(y.astype(np.float64) * 32768.0) / 32768.0
+    n = (y.size - 2646) // 441 + 1
+    one = pitch_llds(y, n, threads=1)
+    for threads in (2, 3):
+        many = pitch_llds(y, n, threads=threads)
+        for name in CONTOURS:
+            np.testing.assert_array_equal(many[name], one[name], err_msg=f"{name}, {threads} threads")
+    f0 = np.array([200.0, 200.0, 0.0, 210.0, 210.0, 0.0, 0.0, 190.0, 190.0, 190.0])
+    stretches = _voiced_stretches(f0, 3)
+    assert stretches[0][0] == 0 and stretches[-1][1] == f0.size
+    assert all(b == c for (_, b), (c, _) in zip(stretches[:-1], stretches[1:]))
+    assert len(stretches) == 3 and all(f0[a - 1] == 0 for a, _ in stretches[1:])
+    assert _voiced_stretches(np.full(10, 200.0), 4) == [(0, 10)]  # never voiced-to-voiced

@@ -27,6 +27,7 @@ first use). :func:`pitch_llds` is what :mod:`emolab.features.deam_fast` calls.
 from __future__ import annotations
 
 import functools
+import os
 
 import numpy as np
 from scipy import fft as sfft
@@ -111,7 +112,7 @@ def _tables(sr=SR, frame=FRAME, nfft=NFFT, bins=None, points=None):
 
 def pitch_candidates(y: np.ndarray, n: int, *, block: int = 1024, sr: int = SR, step: int = STEP,
                      frame: int = FRAME, nfft: int = NFFT, bins: int | None = None,
-                     points: int | None = None):
+                     points: int | None = None, threads: int = 1):
     """F0 candidates and voicing of the 60 ms frames, plus their windowed RMS.
 
     Parameters
@@ -122,12 +123,14 @@ def pitch_candidates(y: np.ndarray, n: int, *, block: int = 1024, sr: int = SR, 
     n : int
         Number of 10 ms frames.
     block : int
-        Frames per batched FFT (memory: about 50 kB per frame).
+        Frames per batched FFT (memory: about 50 kB per frame and thread).
     sr, step, frame, nfft : int
         Sample rate, hop, frame length and FFT size (openSMILE's: 44100, 441, 2646, 4096).
     bins, points : int, optional
         FFT bins used (default all) and points of the octave axis from 25 Hz to the last bin
         used (default as many as bins; openSMILE: 2049 and 2049).
+    threads : int
+        Threads sharing the frames (each frame is independent: the same result for any number).
 
     Returns
     -------
@@ -143,16 +146,51 @@ def pitch_candidates(y: np.ndarray, n: int, *, block: int = 1024, sr: int = SR, 
     f0 = np.zeros((n, N_CAND), np.float32)
     voicing = np.zeros((n, N_CAND), np.float32)
     rms = np.zeros(n)
-    buffer = np.zeros((min(block, n), nfft), np.float32)      # zero-padded frames
-    for s in range(0, n, block):
-        w = buffer[:min(block, n - s)]
-        np.multiply(frames[s:s + len(w)], t["window"], out=w[:, :frame])
-        rms[s:s + len(w)] = np.sqrt(np.einsum("ij,ij->i", w, w) / frame)
-        mag = np.abs(sfft.rfft(w, axis=1)[:, :bins])
-        pitch_kernels.candidates(mag, t["sig"], t["pinv"], t["dx"], t["klo"], t["a"], t["b"],
-                                 t["c"], t["d"], t["audw"], t["shifts"], t["fmin_t"], t["step_t"],
-                                 MIN_PITCH, MAX_PITCH, N_CAND, f0[s:s + len(w)], voicing[s:s + len(w)])
+
+    def run(first: int, last: int) -> None:
+        buffer = np.zeros((min(block, last - first), nfft), np.float32)   # zero-padded frames
+        for s in range(first, last, block):
+            w = buffer[:min(block, last - s)]
+            np.multiply(frames[s:s + len(w)], t["window"], out=w[:, :frame])
+            rms[s:s + len(w)] = np.sqrt(np.einsum("ij,ij->i", w, w) / frame)
+            mag = np.abs(sfft.rfft(w, axis=1)[:, :bins])
+            pitch_kernels.candidates(mag, t["sig"], t["pinv"], t["dx"], t["klo"], t["a"], t["b"],
+                                     t["c"], t["d"], t["audw"], t["shifts"], t["fmin_t"], t["step_t"],
+                                     MIN_PITCH, MAX_PITCH, N_CAND, f0[s:s + len(w)], voicing[s:s + len(w)])
+
+    _in_threads(run, [(a, b) for a, b in _split(n, threads, align=pitch_kernels.NB)])
     return f0, voicing, rms
+
+
+def _split(n: int, parts: int, *, align: int = 1) -> list[tuple[int, int]]:
+    """``parts`` contiguous ranges covering ``0..n`` (starts multiples of ``align``), none empty."""
+    parts = max(1, min(parts, n // max(align, 256) or 1))
+    cuts = sorted({0, n, *(round(n * k / parts / align) * align for k in range(1, parts))})
+    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+
+
+def _in_threads(fn, ranges) -> None:
+    """``fn(a, b)`` for every range, in one thread each (the kernels release the GIL)."""
+    if len(ranges) == 1:
+        fn(*ranges[0])
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(ranges), thread_name_prefix="emolab-pitch") as pool:
+        for future in [pool.submit(fn, a, b) for a, b in ranges]:
+            future.result()
+
+
+def default_threads() -> int:
+    """Threads the pitch chain uses when not told: ``EMOLAB_THREADS`` when set (the analysis
+    workers set it to their share of the machine), else the CPUs this process may run on."""
+    value = os.environ.get("EMOLAB_THREADS", "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 _READY = False
@@ -195,6 +233,22 @@ def _kernels():
     return pitch_kernels, voice_kernels
 
 
+def _voiced_stretches(f0: np.ndarray, parts: int) -> list[tuple[int, int]]:
+    """Up to ``parts`` ranges of frames covering ``f0``, each starting at frame 0 or right after
+    an unvoiced frame (where cPitchJitter carries nothing over), about equally long."""
+    n = len(f0)
+    after_unvoiced = np.flatnonzero(f0[:-1] <= 0) + 1
+    cuts = {0, n}
+    if parts > 1 and after_unvoiced.size:
+        for k in range(1, parts):
+            target = n * k // parts
+            i = min(int(np.searchsorted(after_unvoiced, target)), after_unvoiced.size - 1)
+            near = min(after_unvoiced[max(i - 1, 0)], after_unvoiced[i], key=lambda u: abs(u - target))
+            cuts.add(int(near))
+    cuts = sorted(cuts)
+    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+
+
 # ------------------------------------------------------------------------------ contours
 
 def sma_nonzero(x: np.ndarray) -> np.ndarray:
@@ -225,7 +279,7 @@ def _upsample(x: np.ndarray, n: int, hop: int, *, interpolate: bool) -> np.ndarr
 
 
 def pitch_llds(y: np.ndarray, n: int, *, voice: bool = True, exact: bool = False,
-               settings: dict | None = None) -> dict:
+               settings: dict | None = None, threads: int | None = None) -> dict:
     """The six smoothed contours of the chain every 10 ms.
 
     Parameters
@@ -245,6 +299,10 @@ def pitch_llds(y: np.ndarray, n: int, *, voice: bool = True, exact: bool = False
         coarse-to-fine period search) or ``{"hop": 2}`` (F0 every 20 ms, interpolated to
         10 ms: odd frames take the mean of both neighbours when both are voiced, else the
         left one). Their agreement and cost are in ``docs/features.md``.
+    threads : int, optional
+        Threads for the F0 candidates (frames are independent) and for jitter, shimmer and HNR
+        (stretches between unvoiced frames are independent); default :func:`default_threads`.
+        The result does not depend on it.
 
     Returns
     -------
@@ -260,7 +318,9 @@ def pitch_llds(y: np.ndarray, n: int, *, voice: bool = True, exact: bool = False
     need = (m - 1) * step + FRAME
     if y.size < need:
         y = np.concatenate([y, np.zeros(need - y.size, np.float32)])
-    cand, voicing, rms = pitch_candidates(y, m, step=step, bins=f["bins"], points=f["points"])
+    threads = default_threads() if threads is None else max(1, int(threads))
+    cand, voicing, rms = pitch_candidates(y, m, step=step, bins=f["bins"], points=f["points"],
+                                          threads=threads)
     states = pitch_kernels.viterbi_states(cand, voicing, float(np.float32(VOICING_CUTOFF)), 30)
     rows = np.arange(m)
     voiced = states < N_CAND
@@ -277,8 +337,11 @@ def pitch_llds(y: np.ndarray, n: int, *, voice: bool = True, exact: bool = False
         for k in range(1, c):      # mean of c consecutive samples (c = 1: unused)
             coarse += y[k:y.size // c * c:c]
         coarse *= np.float32(1.0 / c)
-        vq = voice_kernels.voice_quality(y, f0.astype(np.float32), 0.25, float(SR), float(step), FRAME,
-                                         coarse, c, f["peaks"])
+        track = f0.astype(np.float32)
+        vq = np.zeros((m, 4))
+        _in_threads(lambda a, b: voice_kernels.voice_quality(
+            y, track, 0.25, float(SR), float(step), FRAME, coarse, c, f["peaks"], a, b, vq),
+            _voiced_stretches(track, threads))
     if f["hop"] > 1:
         vp = _upsample(vp, n, f["hop"], interpolate=True)
         vq = None if vq is None else _upsample(vq, n, f["hop"], interpolate=False)

@@ -144,156 +144,193 @@ def viterbi_states(f0, voicing, cutoff, buflen):
 
 # ------------------------------------------------------------- spectrum -> F0 candidates
 
-@njit(cache=True, fastmath=True, error_model="numpy")
+#: Frames processed side by side in :func:`candidates` (one SIMD register of float64 lanes).
+NB = 8
+
+
+@njit(cache=True, fastmath=True, error_model="numpy", nogil=True)
 def candidates(mag, sig, pinv, dx, klo, ca, cb, cc2, cd, audw, shifts, fmin_t, step_t,
                min_pitch, max_pitch, n_cand, out_f0, out_voice):
     """cSpecScale + cPitchShs + cPitchBase per frame (rows of ``mag``).
 
     ``mag`` (n, nmag) FFT magnitudes (the first nmag bins); the spline tables (``sig``,
     ``pinv``, ``dx``: the natural spline's tridiagonal recursion over the nmag bins; ``klo``,
-    ``ca``..``cd``: evaluation at the points of the octave axis, as many or fewer) and the auditory weights come from :func:`emolab.features.pitch._tables`.
+    ``ca``..``cd``: evaluation at the points of the octave axis, as many or fewer) and the
+    auditory weights come from :func:`emolab.features.pitch._tables`.
     Writes the candidates (Hz, 0 = none; the best-scored first) and their voicing.
+
+    Every step up to the subharmonic sum runs on :data:`NB` frames at once, frames side by side
+    in the last axis (the spline recursions are sequential along frequency, so the frames are
+    the vector lanes). Releases the GIL: blocks of frames can run in threads.
     """
     n, nmag = mag.shape
     nt = klo.shape[0]                        # points of the octave axis
-    nb = 8                                   # frames side by side (the spline recursions
-    y = np.empty(nmag)                       # are sequential along frequency)
-    yb = np.empty((nmag, nb))
-    y2 = np.zeros((nmag, nb))
-    u = np.zeros((nmag, nb))
-    spb = np.empty((nt, nb), np.float32)
-    ssb = np.empty((nt, nb), np.float32)
+    ym = np.empty((nmag, NB))
+    fl = np.zeros((nmag + 4, NB), np.uint8)  # peak flags, 2 rows of padding each side
+    yb = np.empty((nmag, NB))
+    y2 = np.zeros((nmag, NB))
+    u = np.zeros((nmag, NB))
+    spb = np.empty((nt, NB), np.float32)
+    ssb = np.empty((nt, NB), np.float32)
+    sp_flat = spb.reshape(nt * NB)
+    ss_flat = ssb.reshape(nt * NB)
+    first = np.empty(NB, np.int64)
+    rows = np.empty(NB, np.int64)
+    means = np.empty(NB)
+    last = np.empty(NB, np.int64)
     inv_dx = 1.0 / dx
     six_span = np.zeros(nmag)
     six_span[1:nmag - 1] = 6.0 / (dx[1:] + dx[:-1])
     back = (sig - 1.0) * pinv
     ss = np.empty(nt, np.float32)
-    flag = np.empty(nmag, np.uint8)
-    prevpk = np.empty(nmag, np.int64)
     peaks = np.empty(nt, np.int64)
     cf = np.zeros(n_cand)
     cs = np.zeros(n_cand, np.float32)
     cv = np.zeros(n_cand)
-    for r in range(n):
-        b = r % nb
-        if b == 0:
-            m_block = min(nb, n - r)
-            for q in range(m_block):
-                for i in range(nmag):
-                    y[i] = mag[r + q, i]
-                # specEnhance: zero the bins between two peaks, more than 2 bins away from both
-                flag[0] = 1 if y[0] > y[1] else 0
-                for i in range(1, nmag - 1):
-                    flag[i] = 1 if (y[i] > y[i - 1]) & (y[i] >= y[i + 1]) else 0
-                flag[nmag - 1] = 1 if y[nmag - 1] > y[nmag - 2] else 0
-                last = -1
-                for i in range(nmag):
-                    last = i if flag[i] else last
-                    prevpk[i] = last
-                nxt = nmag
-                for i in range(nmag - 1, -1, -1):
-                    nxt = i if flag[i] else nxt
-                    if prevpk[i] >= 0 and i - prevpk[i] >= 3 and nxt < nmag and nxt - i >= 3:
-                        y[i] = 0.0
-                # specSmooth: (a[i-1] + 2 a[i] + a[i+1]) / 4, the last bin kept
-                prev = 0.0
-                for i in range(nmag - 1):
-                    cur = y[i]
-                    yb[i, q] = (prev + 2.0 * cur + y[i + 1]) / 4.0
-                    prev = cur
-                yb[nmag - 1, q] = y[nmag - 1]
-            # natural cubic spline (second derivatives) for the block, then evaluation
-            for i in range(1, nmag - 1):
-                for q in range(nb):
-                    d = (yb[i + 1, q] - yb[i, q]) * inv_dx[i] - (yb[i, q] - yb[i - 1, q]) * inv_dx[i - 1]
-                    u[i, q] = (d * six_span[i] - sig[i] * u[i - 1, q]) * pinv[i]
-            for i in range(nmag - 2, 0, -1):
-                for q in range(nb):
-                    y2[i, q] = back[i] * y2[i + 1, q] + u[i, q]
-            for i in range(nt):
-                k = klo[i]
-                for q in range(nb):
-                    v = np.float32(ca[i] * yb[k, q] + cb[i] * yb[k + 1, q] + cc2[i] * y2[k, q]
-                                   + cd[i] * y2[k + 1, q])
-                    spb[i, q] = np.float32(v * audw[i]) if v > 0.0 else np.float32(0.0)
-            # subharmonic summation: the spectrum shifted down by log2(h) octaves, weighted 0.85^(h-1)
-            for i in range(nt):
-                for q in range(nb):
-                    ssb[i, q] = spb[i, q]
-            scale = np.float32(0.85)
-            for s in shifts:
-                for j in range(s, nt):
-                    for q in range(nb):
-                        ssb[j - s, q] += spb[j, q] * scale
-                scale = np.float32(scale * np.float32(0.85))
-        mean = 0.0
-        for j in range(nt):
-            ss[j] = ssb[j, b] / np.float32(15.0)
-            if ss[j] < 0:
-                ss[j] = 0.0
-            mean += ss[j]
-        mean /= nt
-        # the n_cand highest peaks, in score order (openSMILE's insertion)
-        for j in range(n_cand):
-            cs[j] = 0.0
-            cf[j] = 0.0
-        npk = 0
-        for i in range(1, nt - 1):
-            peaks[npk] = i
-            npk += 1 if (ss[i - 1] < ss[i]) & (ss[i] > ss[i + 1]) else 0
-        got = 0
-        for p in range(npk):
-            i = peaks[p]
-            if got == n_cand and not cs[n_cand - 1] < ss[i]:
-                continue
-            for j in range(n_cand):
-                if cs[j] == 0.0 or cs[j] < ss[i]:
-                    for q in range(n_cand - 1, j, -1):
-                        cs[q] = cs[q - 1]
-                        cf[q] = cf[q - 1]
-                    cf[j] = i
-                    cs[j] = ss[i]
-                    if got < n_cand:
-                        got += 1
+    for r0 in range(0, n, NB):
+        m_block = min(NB, n - r0)
+        for q in range(NB):                  # a short last block repeats its last frame
+            rows[q] = r0 + min(q, m_block - 1)
+        for i in range(nmag):
+            for q in range(NB):
+                ym[i, q] = mag[rows[q], i]
+        # specEnhance: zero the bins more than 2 away from the nearest peak on both sides,
+        # when there is a peak on both sides
+        for q in range(NB):
+            fl[2, q] = ym[0, q] > ym[1, q]
+            fl[nmag + 1, q] = ym[nmag - 1, q] > ym[nmag - 2, q]
+        for i in range(1, nmag - 1):
+            for q in range(NB):
+                fl[i + 2, q] = (ym[i, q] > ym[i - 1, q]) & (ym[i, q] >= ym[i + 1, q])
+        for q in range(NB):
+            first[q] = nmag
+            for i in range(nmag):
+                if fl[i + 2, q]:
+                    first[q] = i
                     break
-        # parabolic interpolation on the log axis, Hz, voicing
-        for c in range(got):
-            j = int(cf[c])
-            # vertex of the parabola through the peak and its neighbours (bin units;
-            # the bins are equally spaced on the log axis)
-            y1, y2_, y3 = float(ss[j - 1]), float(ss[j]), float(ss[j + 1])
-            den = y1 - 2.0 * y2_ + y3
-            off = 0.5 * (y1 - y3) / den if den != 0.0 else 0.0
-            sc = y2_ - 0.25 * (y1 - y3) * off if den != 0.0 else y2_
-            x = (cf[c] + off) * step_t + fmin_t
-            cf[c] = np.float32(np.exp(x * np.log(2.0)))
-            cs[c] = np.float32(sc)
-            cv[c] = np.float32(1.0 - mean / sc) if (sc > 0.0 and sc > mean) else 0.0
-        for c in range(got, n_cand):
-            cf[c] = 0.0
-            cv[c] = 0.0
-            cs[c] = 0.0
-        # drop candidates outside the pitch range (keeping the order)
-        m = 0
-        for c in range(n_cand):
-            if cf[c] >= min_pitch and cf[c] <= max_pitch:
-                out_f0[r, m] = cf[c]
-                out_voice[r, m] = cv[c]
-                cs[m] = cs[c]
-                m += 1
-        for c in range(m, n_cand):
-            out_f0[r, c] = 0.0
-            out_voice[r, c] = 0.0
-            cs[c] = 0.0
-        # the highest score to the front
-        b = 0
-        for c in range(1, n_cand):
-            if cs[c] > cs[b]:
-                b = c
-        if b > 0:
-            tf = out_f0[r, 0]
-            out_f0[r, 0] = out_f0[r, b]
-            out_f0[r, b] = tf
-            tv = out_voice[r, 0]
-            out_voice[r, 0] = out_voice[r, b]
-            out_voice[r, b] = tv
+            last[q] = -1
+            for i in range(nmag - 1, -1, -1):
+                if fl[i + 2, q]:
+                    last[q] = i
+                    break
+        for i in range(nmag):
+            for q in range(NB):
+                near = fl[i, q] | fl[i + 1, q] | fl[i + 2, q] | fl[i + 3, q] | fl[i + 4, q]
+                keep = (near != 0) | (i - 3 < first[q]) | (i + 3 > last[q])
+                ym[i, q] = ym[i, q] if keep else 0.0
+        # specSmooth: (a[i-1] + 2 a[i] + a[i+1]) / 4, the last bin kept
+        for q in range(NB):
+            yb[0, q] = (2.0 * ym[0, q] + ym[1, q]) / 4.0
+            yb[nmag - 1, q] = ym[nmag - 1, q]
+        for i in range(1, nmag - 1):
+            for q in range(NB):
+                yb[i, q] = (ym[i - 1, q] + 2.0 * ym[i, q] + ym[i + 1, q]) / 4.0
+        # natural cubic spline (second derivatives) for the block, then evaluation
+        for i in range(1, nmag - 1):
+            for q in range(NB):
+                d = (yb[i + 1, q] - yb[i, q]) * inv_dx[i] - (yb[i, q] - yb[i - 1, q]) * inv_dx[i - 1]
+                u[i, q] = (d * six_span[i] - sig[i] * u[i - 1, q]) * pinv[i]
+        for i in range(nmag - 2, 0, -1):
+            for q in range(NB):
+                y2[i, q] = back[i] * y2[i + 1, q] + u[i, q]
+        for i in range(nt):
+            k = klo[i]
+            for q in range(NB):
+                v = np.float32(ca[i] * yb[k, q] + cb[i] * yb[k + 1, q] + cc2[i] * y2[k, q]
+                               + cd[i] * y2[k + 1, q])
+                spb[i, q] = np.float32(v * audw[i]) if v > 0.0 else np.float32(0.0)
+        # subharmonic summation: the spectrum shifted down by log2(h) octaves, weighted
+        # 0.85^(h-1) (rows of NB lanes are contiguous: one flat loop per harmonic)
+        for k in range(nt * NB):
+            ss_flat[k] = sp_flat[k]
+        scale = np.float32(0.85)
+        for s in shifts:
+            off = s * NB
+            for k in range((nt - s) * NB):
+                ss_flat[k] += sp_flat[k + off] * scale
+            scale = np.float32(scale * np.float32(0.85))
+        # scores (/ 15, never negative) and their mean per frame
+        for q in range(NB):
+            means[q] = 0.0
+        for j in range(nt):
+            for q in range(NB):
+                v = ssb[j, q] / np.float32(15.0)
+                v = v if v > 0 else np.float32(0.0)
+                ssb[j, q] = v
+                means[q] += v
+        for b in range(m_block):
+            for j in range(nt):
+                ss[j] = ssb[j, b]
+            _pick(ss, means[b] / nt, nt, peaks, cf, cs, cv, fmin_t, step_t, min_pitch, max_pitch,
+                  n_cand, out_f0, out_voice, r0 + b)
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _pick(ss, mean, nt, peaks, cf, cs, cv, fmin_t, step_t, min_pitch, max_pitch, n_cand,
+          out_f0, out_voice, r):
+    """cPitchShs + cPitchBase for one frame: the candidates among the peaks of its scores ``ss``
+    (mean ``mean``) into row ``r`` of the outputs."""
+    # the n_cand highest peaks, in score order (openSMILE's insertion)
+    for j in range(n_cand):
+        cs[j] = 0.0
+        cf[j] = 0.0
+    npk = 0
+    for i in range(1, nt - 1):
+        peaks[npk] = i
+        npk += 1 if (ss[i - 1] < ss[i]) & (ss[i] > ss[i + 1]) else 0
+    got = 0
+    for p in range(npk):
+        i = peaks[p]
+        if got == n_cand and not cs[n_cand - 1] < ss[i]:
+            continue
+        for j in range(n_cand):
+            if cs[j] == 0.0 or cs[j] < ss[i]:
+                for q in range(n_cand - 1, j, -1):
+                    cs[q] = cs[q - 1]
+                    cf[q] = cf[q - 1]
+                cf[j] = i
+                cs[j] = ss[i]
+                if got < n_cand:
+                    got += 1
+                break
+    # parabolic interpolation on the log axis, Hz, voicing
+    for c in range(got):
+        j = int(cf[c])
+        # vertex of the parabola through the peak and its neighbours (bin units;
+        # the bins are equally spaced on the log axis)
+        y1, y2_, y3 = float(ss[j - 1]), float(ss[j]), float(ss[j + 1])
+        den = y1 - 2.0 * y2_ + y3
+        off = 0.5 * (y1 - y3) / den if den != 0.0 else 0.0
+        sc = y2_ - 0.25 * (y1 - y3) * off if den != 0.0 else y2_
+        x = (cf[c] + off) * step_t + fmin_t
+        cf[c] = np.float32(np.exp(x * np.log(2.0)))
+        cs[c] = np.float32(sc)
+        cv[c] = np.float32(1.0 - mean / sc) if (sc > 0.0 and sc > mean) else 0.0
+    for c in range(got, n_cand):
+        cf[c] = 0.0
+        cv[c] = 0.0
+        cs[c] = 0.0
+    # drop candidates outside the pitch range (keeping the order)
+    m = 0
+    for c in range(n_cand):
+        if cf[c] >= min_pitch and cf[c] <= max_pitch:
+            out_f0[r, m] = cf[c]
+            out_voice[r, m] = cv[c]
+            cs[m] = cs[c]
+            m += 1
+    for c in range(m, n_cand):
+        out_f0[r, c] = 0.0
+        out_voice[r, c] = 0.0
+        cs[c] = 0.0
+    # the highest score to the front
+    top = 0
+    for c in range(1, n_cand):
+        if cs[c] > cs[top]:
+            top = c
+    if top > 0:
+        tf = out_f0[r, 0]
+        out_f0[r, 0] = out_f0[r, top]
+        out_f0[r, top] = tf
+        tv = out_voice[r, 0]
+        out_voice[r, 0] = out_voice[r, top]
+        out_voice[r, top] = tv

@@ -21,9 +21,10 @@ def _correlations_range(x, start, lo, a, b, cc):
         p1[i + 1] = p1[i] + v
         p2[i + 1] = p2[i] + v * v
     for L in range(a, b + 1):
-        sxy = 0.0
+        sxy32 = np.float32(0.0)          # float32 lanes: twice as many per instruction
         for i in range(L):
-            sxy += float(seg[i]) * float(seg[i + L])
+            sxy32 += seg[i] * seg[i + L]
+        sxy = float(sxy32)
         sx, sxx = p1[L], p2[L]
         sy, syy = p1[2 * L] - sx, p2[2 * L] - sxx
         cov = sxy - sx * sy / L
@@ -142,8 +143,8 @@ def _amplitude(x, a, n):
     return hi - lo
 
 
-@njit(cache=True, error_model="numpy")
-def voice_quality(wave, f0, search, sr, step, frame, coarse_wave, coarse, n_peaks):
+@njit(cache=True, error_model="numpy", nogil=True)
+def voice_quality(wave, f0, search, sr, step, frame, coarse_wave, coarse, n_peaks, begin, end, out):
     """cPitchJitter: jitterLocal, jitterDDP, shimmerLocal and logHNR per 10 ms frame.
 
     Parameters
@@ -166,13 +167,14 @@ def voice_quality(wave, f0, search, sr, step, frame, coarse_wave, coarse, n_peak
         1: openSMILE's search over every period length; more: the coarse-to-fine search of
         :func:`_period_search`, refining its ``n_peaks`` highest peaks.
 
-    Returns
-    -------
-    np.ndarray, shape (n, 4)
+    begin, end : int
+        The frames to compute, ``begin`` the first frame or one after an unvoiced frame (there
+        openSMILE's state is known: nothing carried over, the read position on the frame grid),
+        so that stretches between unvoiced frames can run in threads (the GIL is released).
+    out : np.ndarray, shape (n, 4)
+        Written in rows ``begin:end``: jitterLocal, jitterDDP, shimmerLocal, logHNR.
     """
-    n = f0.shape[0]
-    out = np.zeros((n, 4))
-    last_idx = 0
+    last_idx = int(np.floor(begin * step + 0.5))
     last_mis = 0
     last_t0 = 0.0
     last_diff = 0.0
@@ -183,7 +185,10 @@ def voice_quality(wave, f0, search, sr, step, frame, coarse_wave, coarse, n_peak
     cc = np.zeros(2 * frame)
     ccc = np.zeros(2 * frame)
     starts = np.zeros(frame + 4, np.int64)
-    for t in range(n):
+    for t in range(begin, end):
+        out[t, 0] = 0.0
+        out[t, 1] = 0.0
+        out[t, 2] = 0.0
         f = float(f0[t])
         # this frame's hop in samples (a non-integer hop is rounded frame by frame, no drift)
         read0 = int(np.floor((t + 1) * step + 0.5)) - int(np.floor(t * step + 0.5)) + last_mis
@@ -309,4 +314,3 @@ def voice_quality(wave, f0, search, sr, step, frame, coarse_wave, coarse, n_peak
         out[t, 1] = last_jd if (n_per == 0 or n_ddp > 0) else 0.0
         out[t, 2] = last_sh
         out[t, 3] = max(log_hnr, -100.0)
-    return out
