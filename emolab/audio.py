@@ -186,6 +186,27 @@ def is_silent(y: np.ndarray, *, threshold_db: float = -60.0) -> bool:
     return peak <= 10 ** (threshold_db / 20)
 
 
+def middle_excerpt(y: np.ndarray, sr: int, seconds: float | None) -> np.ndarray:
+    """The middle ``seconds`` of a recording (all of it when shorter or ``seconds`` is None).
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n_samples,)
+    sr : int
+    seconds : float or None
+
+    Returns
+    -------
+    np.ndarray, shape (min(n_samples, round(seconds * sr)),)
+        A view of ``y``.
+    """
+    n = len(y) if seconds is None else int(round(seconds * sr))
+    if n >= len(y):
+        return y
+    start = (len(y) - n) // 2
+    return y[start:start + n]
+
+
 def mono_at_rate(y: np.ndarray, sr: int, *, target_sr: int, min_seconds: float = 0.0) -> np.ndarray:
     """Check a mono signal, resample it to ``target_sr`` and pad it to ``min_seconds``.
 

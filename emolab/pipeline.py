@@ -228,22 +228,28 @@ def analyse(
 
 
 def _tonal_in_thread(y: np.ndarray, sr: int):
-    """The 4Q valence stage's tonal pass, started in a thread (a future): it runs beside the
-    DEAM features (numpy releases the GIL), so a second core shortens an analysis."""
+    """The 4Q valence stage's tonal pass on the middle :data:`emolab.models.valence.EXCERPT_S`
+    seconds (what the stage reads), started in a thread (a future): it runs beside the DEAM
+    features (numpy releases the GIL), so a second core shortens an analysis."""
     from concurrent.futures import ThreadPoolExecutor
 
     from emolab.features import tonal
+    from emolab.models.valence import EXCERPT_S
 
     pool = ThreadPoolExecutor(1, thread_name_prefix="emolab-tonal")
-    future = pool.submit(tonal.tonal_vector, y, sr)
+    future = pool.submit(tonal.tonal_vector, audio.middle_excerpt(y, sr, EXCERPT_S), sr)
     pool.shutdown(wait=False)  # its thread ends when the pass does
     return future
 
 
 def _reads_tonal(models) -> bool:
-    """Whether the loaded models' valence stage reads the tonal vector (``tonal-v1``)."""
+    """Whether the loaded models' valence stage reads the tonal vector (``tonal-v1``) of the
+    excerpt :func:`_tonal_in_thread` computes it on (else the stage computes its own)."""
+    from emolab.models.valence import EXCERPT_S
+
     stage = getattr(getattr(models, "static", None), "valence_stage", None)
-    return stage is not None and "tonal-v1" in getattr(stage, "extra_kinds", ())
+    return (stage is not None and "tonal-v1" in getattr(stage, "extra_kinds", ())
+            and getattr(stage, "excerpt_s", None) == EXCERPT_S)
 
 
 def add_to_index(

@@ -125,8 +125,10 @@ def test_combined_training_on_a_tiny_4q_tree(tiny_4q, tmp_path):
     assert np.all(np.abs(out[:, 0] - data.static[:, 0]) <= bound["valence"] + 1e-12)
     assert 0.05 < model.stage.bound["valence"] < 1.0  # DEAM's rating spread of the tiny DEAM tree
 
+    assert model.excerpt_s == quadrants.EXCERPT_S == 12.0  # read at prediction as at fitting
     folder = model.save(tmp_path / "models" / "valence")
     loaded, message = load_for(static, folder)
+    assert loaded.excerpt_s == 12.0
     assert message is None and static.valence_stage is loaded
     clip = audio.load(data.clips.audio_path.iloc[0], sr=None)
     with_stage = predict.predict_static(clip.y, clip.sr, model=static)
@@ -155,3 +157,28 @@ def test_shipped_valence_stage_rides_on_the_shipped_static_model():
     assert models.static.valence_stage is models.valence
     assert models.valence.static_version == models.static.version
     assert set(models.valence.stage.coef_) == {"valence"}  # arousal passes through
+
+
+def test_the_stage_reads_the_middle_of_a_recording_as_it_was_fitted(tmp_path):
+    from emolab import pipeline
+    from emolab.features import tonal
+
+    first, extra, signs, groups = synthetic()
+    stage = ValenceSecondStage().fit(first, extra, signs, groups=groups)
+    model = ValenceModel(stage, static_version="v", extra_kinds=["tonal-v1"], excerpt_s=12.0)
+    sr = 22050
+    middle = _chord(minor=True, loud=False, seconds=12.0, seed=1)
+    y = np.concatenate([_chord(minor=False, loud=True, seconds=9.0, seed=2), middle,
+                        _chord(minor=False, loud=True, seconds=9.0, seed=3)])
+    np.testing.assert_array_equal(model.extra_vector(y, sr), tonal.tonal_vector(middle, sr))
+    assert not np.allclose(tonal.tonal_vector(y, sr), tonal.tonal_vector(middle, sr))
+    # the pipeline's tonal pass (beside the DEAM features) computes the same vector
+    np.testing.assert_array_equal(pipeline._tonal_in_thread(y, sr).result(), model.extra_vector(y, sr))
+    # a file without the field (older models) reads the whole recording
+    model.excerpt_s = None
+    folder = model.save(tmp_path / "v")
+    doc = (folder / "model.json").read_text()
+    (folder / "model.json").write_text(doc.replace('"excerpt_s": null,', ""))
+    old = ValenceModel.load(folder)
+    assert old.excerpt_s is None
+    np.testing.assert_array_equal(old.extra_vector(y, sr), tonal.tonal_vector(y, sr))

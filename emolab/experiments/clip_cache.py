@@ -31,15 +31,6 @@ def cache_dir(collection: str, kind: str, excerpt_s: float | None = None) -> Pat
     return cache_root() / collection / f"{kind}{suffix}"
 
 
-def middle_excerpt(y: np.ndarray, sr: int, seconds: float | None) -> np.ndarray:
-    """The middle ``seconds`` of a recording (all of it when shorter or ``seconds`` is None)."""
-    n = len(y) if seconds is None else int(round(seconds * sr))
-    if n >= len(y):
-        return y
-    start = (len(y) - n) // 2
-    return y[start:start + n]
-
-
 def _compute(kind: str, y: np.ndarray, sr: int) -> np.ndarray:
     if kind == "deam74-opensmile":
         from emolab.features import deam
@@ -65,7 +56,7 @@ def _worker(job) -> str:
     from emolab import audio
 
     clip = audio.load(path, sr=None)
-    y = middle_excerpt(clip.y, clip.sr, excerpt_s)
+    y = audio.middle_excerpt(clip.y, clip.sr, excerpt_s)
     for kind, target in targets:
         vector = np.asarray(_compute(kind, y, clip.sr), dtype=np.float64)
         tmp = Path(f"{target}.tmp.npy")

@@ -29,6 +29,7 @@ from emolab.datasets import read_fourq_clips
 from emolab.datasets.fourq import quadrant_of
 from emolab.exceptions import DatasetError
 from emolab.experiments.clip_cache import cached_vectors
+from emolab.models.valence import EXCERPT_S as VALENCE_EXCERPT_S
 from emolab.models.valence import TARGETS, ValenceModel, ValenceSecondStage
 
 COLLECTION = "4q"
@@ -42,9 +43,10 @@ VARIANTS = {
 #: no second DEAM pass at prediction.
 SHIPPED_VARIANT = "tonal"
 SHIPPED_TARGETS = ("valence",)  # correcting arousal too hurt emoMusic clips (scripts/valence_emomusic_check.py)
-#: Clip features are computed on the middle 12 s of each 30 s clip: on a machine shared by
-#: eight engineers the openSMILE pass over 400 whole clips did not fit in the time available.
-EXCERPT_S = 12.0
+#: Clip features are computed on the middle 12 s of each 30 s clip (on a machine shared by
+#: eight engineers the openSMILE pass over 400 whole clips did not fit in the time available);
+#: the shipped stage reads a new recording's middle 12 s too (``ValenceModel.excerpt_s``).
+EXCERPT_S = VALENCE_EXCERPT_S
 
 
 @dataclass
@@ -292,7 +294,7 @@ def train_valence_model(root, *, deam_root=None, static_model=None, cv_summary: 
     }
     if cv_summary is not None:
         meta["cv_scores"] = cv_summary.to_dict(orient="records")
-    return ValenceModel(stage, static_version=version, extra_kinds=kinds, meta=meta)
+    return ValenceModel(stage, static_version=version, extra_kinds=kinds, excerpt_s=EXCERPT_S, meta=meta)
 
 
 def write_card(folder: Path, model: ValenceModel, table: pd.DataFrame, *, shipped_label: str, folds: int,
@@ -332,8 +334,9 @@ def write_card(folder: Path, model: ValenceModel, table: pd.DataFrame, *, shippe
         f"* Chosen strength C: valence {stage.C_.get('valence')}, arousal {stage.C_.get('arousal')}; "
         "C and the bound's factor chosen by an inner 3-fold CV grouped by artist (ROC AUC).",
         f"* Features of the 4Q clips were computed on their middle {EXCERPT_S:g} s (CPU time on a shared machine); at "
-        "prediction time they are computed on the whole recording. Cost per song: one `tonal_vector` pass "
-        "(about 0.4 s of CPU for 30 s of audio) on top of the fast DEAM pass the static model already needs.",
+        f"prediction time they are computed on the middle {EXCERPT_S:g} s of the recording too, as the stage was "
+        "fitted and scored (`excerpt_s` in `model.json`). Cost per song: one `tonal_vector` pass over those "
+        f"{EXCERPT_S:g} s (about 0.05 s of CPU) beside the fast DEAM pass the static model already needs.",
         "",
         "## Scores (artist-grouped CV over the 4Q clips)",
         f"{folds} folds grouped by artist, stratified by quadrant, seed {seed}; the second stage fitted on the "

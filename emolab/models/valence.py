@@ -253,6 +253,13 @@ class ValenceSecondStage:
         return model
 
 
+#: Seconds from the middle of a recording that the shipped stage's ``extra`` features are
+#: computed on: it was fitted and scored on the middle 12 s of each 4Q clip
+#: (:mod:`emolab.experiments.quadrants`), so a new recording is read the same way (and a
+#: 4-minute song costs a 12 s tonal pass, not a 4-minute one).
+EXCERPT_S = 12.0
+
+
 class ValenceModel:
     """The shipped second stage with what it needs at prediction time.
 
@@ -264,14 +271,19 @@ class ValenceModel:
         of that model (another one may rate on a different scale).
     extra_kinds : list of str
         Which feature vectors make its ``extra`` input, in order (``tonal-v1``, ``deam-fast``).
+    excerpt_s : float or None
+        The ``extra`` features are computed on the middle ``excerpt_s`` seconds of a recording,
+        as on the clips the stage was fitted on (None: the whole recording).
     meta : dict
         Scores, data, command, date.
     """
 
-    def __init__(self, stage: ValenceSecondStage, *, static_version: str, extra_kinds, meta: dict | None = None):
+    def __init__(self, stage: ValenceSecondStage, *, static_version: str, extra_kinds,
+                 excerpt_s: float | None = None, meta: dict | None = None):
         self.stage = stage
         self.static_version = static_version
         self.extra_kinds = list(extra_kinds)
+        self.excerpt_s = None if excerpt_s is None else float(excerpt_s)
         self.meta = dict(meta or {})
         self.version = self.meta.get("version") or f"valence-4q-{date.today().isoformat()}"
 
@@ -279,7 +291,8 @@ class ValenceModel:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         doc = {"version": self.version, "static_version": self.static_version, "extra_kinds": self.extra_kinds,
-               "stage": self.stage.to_dict(), **{k: v for k, v in self.meta.items() if k != "version"}}
+               "excerpt_s": self.excerpt_s, "stage": self.stage.to_dict(),
+               **{k: v for k, v in self.meta.items() if k != "version"}}
         (path / "model.json").write_text(json.dumps(doc, indent=2))
         return path
 
@@ -293,12 +306,20 @@ class ValenceModel:
             doc = json.loads(file.read_text())
         except ValueError as exc:
             raise ModelError(f"The valence model file '{file}' is damaged: {exc}") from exc
-        meta = {k: v for k, v in doc.items() if k not in ("static_version", "extra_kinds", "stage")}
+        meta = {k: v for k, v in doc.items() if k not in ("static_version", "extra_kinds", "stage", "excerpt_s")}
         return cls(ValenceSecondStage.from_dict(doc["stage"]), static_version=doc["static_version"],
-                   extra_kinds=doc["extra_kinds"], meta=meta)
+                   extra_kinds=doc["extra_kinds"], excerpt_s=doc.get("excerpt_s"), meta=meta)
 
     def extra_vector(self, y: np.ndarray, sr: int, *, tonal_vector: np.ndarray | None = None) -> np.ndarray:
-        """The ``extra`` input for one recording (computing what is not given)."""
+        """The ``extra`` input for one recording (computing what is not given).
+
+        ``y`` is the whole recording; the features are computed on its middle
+        :attr:`excerpt_s` seconds. A given ``tonal_vector`` must have been computed on that
+        excerpt (:func:`emolab.pipeline.analyse` computes it so, beside the DEAM features).
+        """
+        from emolab.audio import middle_excerpt
+
+        y = middle_excerpt(y, sr, self.excerpt_s)
         parts = []
         for kind in self.extra_kinds:
             if kind == "tonal-v1":
