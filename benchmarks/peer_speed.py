@@ -147,11 +147,14 @@ def stages(data: bytes, extractor: str) -> dict:
     """Seconds of each stage of one warm analysis, in this process (best of three), set up as
     the analysis child is (:func:`emolab.worker.tune_memory`, one BLAS thread, the models'
     numpy form). Stages run one after the other here; ``pipeline.analyse`` overlaps the tonal
-    pass with the DEAM features and decodes long files in two threads."""
+    pass with the DEAM features and decodes long files in two threads, and the DEAM features
+    run the pitch chain in threads beside the rest (one thread where ``threadpool_limits`` does
+    not reach: numba's and the chain's own threads follow the machine's cores)."""
     from threadpoolctl import threadpool_limits
 
     from emolab import audio, pipeline, predict
     from emolab.features import tonal
+    from emolab.models.valence import EXCERPT_S
     from emolab.worker import tune_memory
 
     tune_memory()
@@ -171,7 +174,8 @@ def stages(data: bytes, extractor: str) -> dict:
         clip = timed("decode", lambda: audio.decode(data, sr=None))
         columns, frames, vector = timed("DEAM features", lambda: pipeline.deam_features(
             clip.y, clip.sr, extractor=extractor))
-        tonal_vector = timed("tonal pass (4Q valence stage)", lambda: tonal.tonal_vector(clip.y, clip.sr))
+        tonal_vector = timed("tonal pass (4Q valence stage, middle 12 s)", lambda: tonal.tonal_vector(
+            audio.middle_excerpt(clip.y, clip.sr, EXCERPT_S), clip.sr))
         if models.static is not None:
             timed("static model + valence stage", lambda: predict.predict_static(
                 clip.y, clip.sr, model=models.static, deam_vector=vector, tonal_vector=tonal_vector))

@@ -204,7 +204,8 @@ def fast_llds(y: np.ndarray, sr: int, *, pitch: bool = False, voice: bool = Fals
     voice : bool
         Also jitter, shimmer and log HNR (implies the F0 track they are measured on).
     progress : callable(str), optional
-        Told ``"pitch"`` when the pitch chain starts (the longest part of the pass).
+        Told ``"pitch"`` when the rest is done and the pitch chain (the longest part, in
+        threads beside the rest when :func:`emolab.features.pitch.default_threads` > 1) is awaited.
 
     Returns
     -------
@@ -221,6 +222,17 @@ def fast_llds(y: np.ndarray, sr: int, *, pitch: bool = False, voice: bool = Fals
     if y.size < _FRAME60:
         y = np.pad(y, (0, _FRAME60 - y.size))
     t = _tables()
+    chain = None
+    if pitch or voice:  # the pitch chain, in its own thread(s) beside this pass when there are cores
+        from emolab.features.pitch import default_threads, pitch_llds
+
+        threads = default_threads()
+        if threads > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            starter = ThreadPoolExecutor(1, thread_name_prefix="emolab-pitch-chain")
+            chain = starter.submit(pitch_llds, y, n, voice=voice, threads=threads)
+            starter.shutdown(wait=False)
     # Every frame starts on a multiple of the 10 ms hop and spans whole hops (20 ms = 2 hops,
     # 60 ms = 6 hops): sums over frames are sums of per-hop block sums (no frame matrix).
     n_blocks = n + _FRAME60 // _STEP
@@ -310,12 +322,9 @@ def fast_llds(y: np.ndarray, sr: int, *, pitch: bool = False, voice: bool = Fals
     out = {name: _sma(v) for name, v in smooth.items()}
     out["pcm_RMSenergy_sma_de"] = _delta(out["pcm_RMSenergy_sma"])
     if pitch or voice:
-        from emolab.features.pitch import pitch_llds
-
         if progress is not None:
             progress("pitch")
-
-        out.update(pitch_llds(y, n, voice=voice))
+        out.update(chain.result() if chain is not None else pitch_llds(y, n, voice=voice, threads=1))
     return out
 
 
