@@ -5,6 +5,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from emolab.exceptions import AnalysisTimeoutError, CorruptAudioError
@@ -93,6 +94,49 @@ def test_pool_analyses_every_file(tmp_path):
         results = list(pool.analyse_all(paths))
     assert sorted(p for p, _, _ in results) == sorted(map(str, paths))
     assert all(error is None and analysis.deam74 is not None for _, analysis, error in results)
+
+
+def _report(conn, environ):
+    """A forked child's view: the caller's environment once adopted, and what it started with."""
+    import os
+    import sys
+
+    from emolab import worker
+
+    preloaded = "emolab.features.pitch_kernels" in sys.modules
+    worker.adopt_environment(environ)
+    from emolab.features import pitch
+
+    conn.send((os.environ.get("EMOLAB_TEST_MARK"), preloaded, pitch._READY, os.getpid()))
+
+
+def test_pool_children_fork_from_a_preloaded_server_with_the_callers_environment(tmp_path, monkeypatch):
+    import os
+
+    from emolab import worker
+
+    context = worker.forkserver_context()
+    if context is None:
+        pytest.skip("the forkserver start method exists on Linux only")
+    worker.start_forkserver()
+    monkeypatch.setenv("EMOLAB_TEST_MARK", "set after the server started")
+    parent, child = context.Pipe()
+    process = context.Process(target=_report, args=(child, dict(os.environ)), daemon=True)
+    process.start()
+    mark, preloaded, kernels_ready, pid = parent.recv()
+    process.join(30)
+    assert mark == "set after the server started"
+    assert preloaded and kernels_ready and pid != os.getpid()  # nothing left to load in the child
+    pool = WorkerPool(2, with_models=False)
+    assert pool.options["start_method"] == "forkserver"
+    assert pool.options["threads"] == max(1, worker.available_cpus() // 2)
+    path = write_audio(tmp_path / "s.flac", chord(seconds=1.0), 22050)
+    with pool:  # a forked child analyses like a spawned one
+        ((_, forked, error),) = list(pool.analyse_all([path]))
+    with AnalysisWorker(with_models=False) as spawned:
+        alone = spawned.analyse(path.read_bytes(), name="s.flac")
+    assert error is None
+    np.testing.assert_array_equal(forked.deam74, alone.deam74)  # NaN where a column is not computed
 
 
 def test_children_are_niced_unless_the_caller_says_not():

@@ -88,11 +88,16 @@ def _seconds(text: str) -> float:
 
 def cmd_ingest(args) -> int:
     from emolab.exceptions import IndexInUseError, ParameterError
-    from emolab.index import open_index
-    from emolab.ingest import check_workers, ingest
 
     if not (args.paths or args.from_list):
         raise ParameterError("Give audio files or folders to ingest, or --from-list FILE.")
+    if args.engine != "ray":  # the workers' forkserver imports the analysis code meanwhile
+        from emolab.worker import start_forkserver
+
+        start_forkserver()
+    from emolab.index import open_index
+    from emolab.ingest import check_workers, ingest
+
     paths, options = list(args.paths), {"nice": 0}  # local workers keep the caller's priority
     if args.engine == "ray":  # Ray is imported only here
         from emolab import cluster
