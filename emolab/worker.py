@@ -256,16 +256,28 @@ class AnalysisWorker:
                            "failed); see the terminal for details.")
 
     def _spawn(self):
-        context = (forkserver_context() if self.start_method == "forkserver" else None) \
-            or multiprocessing.get_context("spawn")
+        forked = forkserver_context() if self.start_method == "forkserver" else None
+        if forked is not None:
+            try:
+                return self._start_in(forked)
+            except (OSError, EOFError):  # the forkserver could not start or died: spawn instead
+                pass
+        return self._start_in(multiprocessing.get_context("spawn"))
+
+    def _start_in(self, context):
         parent, child = context.Pipe()
         process = context.Process(target=_serve, args=(child, self.models_dir, self.with_models,
                                                        self.extractor, self.with_librosa, self.nice,
                                                        self.threads, dict(os.environ)),
                                   name="emolab-analysis", daemon=True)
-        with neutral_main():
-            process.start()
-        child.close()
+        try:
+            with neutral_main():
+                process.start()
+        except BaseException:
+            parent.close()
+            raise
+        finally:
+            child.close()
         return process, parent
 
     def _stop(self, grace: float = 0.0) -> None:

@@ -17,4 +17,7 @@ from emolab import audio, pipeline, predict  # noqa: E402,F401
 from emolab.features import deam_fast, pitch, tonal  # noqa: E402,F401
 from emolab.models import dynamic, static_fast, valence  # noqa: E402,F401
 
-pitch._kernels()  # loads the compiled kernels (compiling them once per machine, under a lock)
+try:  # loads the compiled kernels (compiling them once per machine, under a lock)
+    pitch._kernels()
+except Exception:  # noqa: BLE001 - a child then loads them itself, and reports what fails
+    pass
