@@ -21,6 +21,13 @@ MAX_DURATION = 20 * 60.0
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the OS has one, else all)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def default_db_path() -> Path:
     """The index file: ``$EMOLAB_DB`` if set, else ``data/emolab.duckdb``."""
     return Path(os.environ.get("EMOLAB_DB", DATA_DIR / "emolab.duckdb"))

@@ -7,7 +7,6 @@ already indexed are skipped, so a killed ingest resumes where it stopped.
 """
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from emolab import audio
-from emolab.config import ANALYSIS_SR
+from emolab.config import ANALYSIS_SR, available_cpus
 from emolab.exceptions import EmolabError, ParameterError
 from emolab.pipeline import DEFAULT_EXTRACTOR, add_to_index
 from emolab.worker import DEFAULT_TIME_LIMIT, NICENESS, WorkerPool
@@ -147,7 +146,7 @@ def ingest(
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), unit="file", desc="ingest")
-    workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    workers = max(1, min(workers or available_cpus(), len(todo)))
     pool = WorkerPool(workers, models_dir=models_dir, with_models=with_models,
                       time_limit=time_limit or DEFAULT_TIME_LIMIT, extractor=extractor,
                       with_librosa=with_librosa, nice=nice)

@@ -30,6 +30,7 @@ from pathlib import Path
 from queue import Queue
 from typing import Iterable, Iterator
 
+from emolab.config import available_cpus
 from emolab.exceptions import AnalysisTimeoutError, CorruptAudioError, EmolabError, FeatureError
 
 #: Longest time one recording may take to decode and analyse (seconds). A 20-minute
@@ -310,14 +311,6 @@ def _load_models(models_dir):
         for member in models.static.members:
             compile_member(member)
     return models
-
-
-def available_cpus() -> int:
-    """The CPUs this process may run on (its affinity where the OS says, else all)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def tune_memory() -> bool:

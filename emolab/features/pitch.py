@@ -184,13 +184,12 @@ def _in_threads(fn, ranges) -> None:
 def default_threads() -> int:
     """Threads the pitch chain uses when not told: ``EMOLAB_THREADS`` when set (the analysis
     workers set it to their share of the machine), else the CPUs this process may run on."""
+    from emolab.config import available_cpus
+
     value = os.environ.get("EMOLAB_THREADS", "").strip()
     if value.isdigit() and int(value) > 0:
         return int(value)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    return available_cpus()
 
 
 _READY = False
