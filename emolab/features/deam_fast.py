@@ -245,8 +245,11 @@ def fast_llds(y: np.ndarray, sr: int, *, pitch: bool = False, voice: bool = Fals
     # between samples of opposite sign (or zeros), for i = 1 .. N-2 of the frame; / N.
     # crossing[j] is the crossing at sample j + 1; a frame starting at s counts j in [s, s + N - 3].
     crossing = np.zeros(n_blocks * _STEP, dtype=np.int32)
-    left, mid, right = y[:-2], y[1:-1], y[2:]
-    hits = ((left * right <= 0) & (mid == 0)) | (left * mid < 0)
+    # (on signs: the same as ((left * right <= 0) & (mid == 0)) | (left * mid < 0), twice as fast)
+    pos, neg = y > 0, y < 0
+    zero_mid = ~(pos[1:-1] | neg[1:-1])
+    same_sides = (pos[:-2] & pos[2:]) | (neg[:-2] & neg[2:])
+    hits = (zero_mid & ~same_sides) | (pos[:-2] & neg[1:-1]) | (neg[:-2] & pos[1:-1])
     crossing[:min(hits.size, crossing.size)] = hits[:crossing.size]
     per_block = crossing.reshape(n_blocks, _STEP).sum(axis=1)
     cum = np.concatenate([[0], np.cumsum(per_block)])

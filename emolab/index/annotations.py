@@ -37,12 +37,14 @@ import math
 import random
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
-import pandas as pd
 
 from emolab.exceptions import ConflictError, ParameterError
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made (ingest never needs it)
+    import pandas as pd
 
 T = TypeVar("T")
 

@@ -1,10 +1,14 @@
 """Static predictions and emotion curves (human or predicted)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from emolab.exceptions import ParameterError
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made (ingest never needs it)
+    import pandas as pd
 
 SOURCES = ("human", "predicted")
 #: Kinds of prediction, and the table each is stored in.
@@ -132,6 +136,8 @@ def get_song_curves(con, song_id: int, *, newest_only: bool = False) -> pd.DataF
 
     With ``newest_only``, one curve per source: the one :func:`newest_first` picks.
     """
+    import pandas as pd
+
     sql = ("SELECT source, model_version, t0, hop, valence, arousal, valence_std, arousal_std "
            "FROM curves WHERE song_id = ?")
     if newest_only:

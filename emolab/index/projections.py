@@ -8,9 +8,12 @@ so storing a fresh map removes the stale maps of the same stem.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made (ingest never needs it)
+    import pandas as pd
 
 
 def feature_data_version(con, family: str) -> dict:
@@ -57,6 +60,8 @@ def put_projection(con, key: str, song_ids, coords, *, params: dict, score: dict
     song_ids : array-like, shape (n,)
     coords : np.ndarray, shape (n, 2)
     """
+    import pandas as pd
+
     coords = np.asarray(coords, dtype=np.float64)
     frame = pd.DataFrame({"projection_key": key, "song_id": np.asarray(song_ids, dtype=np.int64),
                           "x": coords[:, 0], "y": coords[:, 1]})

@@ -33,12 +33,15 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from emolab.exceptions import QueryRefusedError
 from emolab.index import integrity
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made (ingest never needs it)
+    import pandas as pd
 
 ALLOWED_TABLE_FUNCTIONS = {"range", "generate_series", "unnest"}
 DENIED_FUNCTIONS = {"nextval", "setval", "getenv", "query", "query_table", "glob", "sniff_csv",
@@ -178,6 +181,8 @@ def _one_statement(con, sql: str):
 
 
 def _run_locked(console, sql: str, *, max_rows: int, timeout: float) -> pd.DataFrame:
+    import pandas as pd
+
     statement = _one_statement(console, sql)
     timer = threading.Timer(timeout, console.interrupt)
     console.execute("BEGIN TRANSACTION READ ONLY")

@@ -5,12 +5,16 @@ needs no extra table; these queries feed that cache and tell when it is stale.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from emolab.index.bulk import registered
 from emolab.index.emotion import newest_first
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made (ingest never needs it)
+    import pandas as pd
 
 SONG_FIELDS = ("song_id", "dataset", "dataset_id", "title", "artist")
 
@@ -116,6 +120,8 @@ def filtered_song_ids(con, *, text=None, min_duration=None, max_duration=None,
 
 def song_rows(con, song_ids) -> pd.DataFrame:
     """Song id, dataset, dataset id, title and artist of the given songs, in that order."""
+    import pandas as pd
+
     ids = [int(s) for s in song_ids]
     if not ids:
         return pd.DataFrame(columns=list(SONG_FIELDS))

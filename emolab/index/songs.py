@@ -7,11 +7,13 @@ playback working; other paths stay absolute. Readers get absolute paths back.
 from __future__ import annotations
 
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from emolab.exceptions import ParameterError
 from emolab.index.emotion import newest_first
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made (ingest never needs it)
+    import pandas as pd
 
 SONG_COLUMNS = (
     "title", "artist", "source_path", "content_hash", "duration", "sample_rate",
