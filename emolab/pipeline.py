@@ -282,7 +282,8 @@ def write_song(con, analysis: Analysis, *, origin: str = "uploaded", title: str 
         raise SongIndexError(f"“{analysis.name}” is silent: there is no music in it to read an "
                              "emotion from, so it was not added to the library.")
     song_id = songs.song_id_by_hash(con, analysis.content_hash)
-    if song_id is None:
+    fresh = song_id is None  # nothing stored for it yet: plain inserts
+    if fresh:
         song_id = songs.add_song(
             con, title=title or Path(analysis.name).stem or "Untitled", artist=artist,
             source_path=source_path, content_hash=analysis.content_hash,
@@ -291,20 +292,20 @@ def write_song(con, analysis: Analysis, *, origin: str = "uploaded", title: str 
         )
     if analysis.deam74 is not None:
         vectors.register_family(con, FAMILY_DEAM74, deam.DEAM74_COLUMNS)
-        vectors.put_features(con, song_id, FAMILY_DEAM74, analysis.deam74)
+        vectors.put_features(con, song_id, FAMILY_DEAM74, analysis.deam74, fresh=fresh)
     if analysis.librosa is not None:
         vectors.register_family(con, FAMILY_LIBROSA, spectral.SONG_VECTOR_NAMES)
-        vectors.put_features(con, song_id, FAMILY_LIBROSA, analysis.librosa)
+        vectors.put_features(con, song_id, FAMILY_LIBROSA, analysis.librosa, fresh=fresh)
     if analysis.static is not None:
         emotion.put_static_prediction(con, song_id, _stored_version(analysis, "static"),
-                                      **analysis.static)
+                                      **analysis.static, fresh=fresh)
     if analysis.dynamic is not None:
         times, valence, arousal = analysis.dynamic
         hop = float(times[1] - times[0]) if len(times) > 1 else 0.5
         emotion.put_curve(con, song_id, source="predicted", model_version=_stored_version(analysis, "dynamic"),
                           t0=float(times[0]) if len(times) else 0.5, hop=hop,
                           valence=valence, arousal=arousal,
-                          std=analysis.dynamic_std)
+                          std=analysis.dynamic_std, fresh=fresh)
     return song_id
 
 

@@ -332,10 +332,12 @@ def pitch_llds(y: np.ndarray, n: int, *, voice: bool = True, exact: bool = False
     vq = None
     if voice:
         c = f["coarse"]
-        coarse = y[:y.size // c * c:c].copy()
-        for k in range(1, c):      # mean of c consecutive samples (c = 1: unused)
-            coarse += y[k:y.size // c * c:c]
-        coarse *= np.float32(1.0 / c)
+        coarse = y                 # c = 1 (openSMILE's search): unused
+        if c > 1:                  # mean of c consecutive samples
+            coarse = y[:y.size // c * c:c].copy()
+            for k in range(1, c):
+                coarse += y[k:y.size // c * c:c]
+            coarse *= np.float32(1.0 / c)
         track = f0.astype(np.float32)
         vq = np.zeros((m, 4))
         _in_threads(lambda a, b: voice_kernels.voice_quality(

@@ -77,23 +77,31 @@ CURVE_VALUES = ("t0", "hop", "valence", "arousal")
 CURVE_STD_VALUES = ("valence_std", "arousal_std")
 _CURVE_UPSERT = upsert_sql("curves", CURVE_KEY, CURVE_VALUES + CURVE_STD_VALUES,
                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)")
+# A song created in the same transaction has nothing to replace: a plain INSERT (half the cost).
+_STATIC_INSERT = _STATIC_UPSERT.split(" ON CONFLICT ")[0]
+_CURVE_INSERT = _CURVE_UPSERT.split(" ON CONFLICT ")[0]
 
 
 def put_static_prediction(con, song_id, model_version, valence, arousal,
-                          valence_std=None, arousal_std=None) -> None:
-    """Store a static prediction on [-1, 1], replacing one of the same model version."""
+                          valence_std=None, arousal_std=None, *, fresh: bool = False) -> None:
+    """Store a static prediction on [-1, 1], replacing one of the same model version.
+
+    ``fresh``: the song was added in this transaction (nothing to replace).
+    """
     con.execute(
-        _STATIC_UPSERT,
+        _STATIC_INSERT if fresh else _STATIC_UPSERT,
         [song_id, model_version, float(valence), float(arousal),
          None if valence_std is None else float(valence_std),
          None if arousal_std is None else float(arousal_std)],
     )
 
 
-def put_curve(con, song_id, *, source, model_version, t0, hop, valence, arousal, std=None) -> None:
+def put_curve(con, song_id, *, source, model_version, t0, hop, valence, arousal, std=None,
+              fresh: bool = False) -> None:
     """Store a valence and arousal curve, shapes (n,), on the grid ``t0 + hop * i`` seconds.
 
     ``std``: optional ``(valence_std, arousal_std)``, each shape (n,), the curve's uncertainty.
+    ``fresh``: the song was added in this transaction (nothing to replace).
     """
     if source not in SOURCES:
         raise ParameterError(f"A curve's source must be one of {', '.join(SOURCES)} (got {source!r}).")
@@ -108,7 +116,7 @@ def put_curve(con, song_id, *, source, model_version, t0, hop, valence, arousal,
         if any(x.shape != v.shape for x in sds):
             raise ParameterError("The uncertainty curves must have as many points as the curves.")
         sds = [x.tolist() for x in sds]
-    con.execute(_CURVE_UPSERT,
+    con.execute(_CURVE_INSERT if fresh else _CURVE_UPSERT,
                 [song_id, source, model_version, float(t0), float(hop), v.tolist(), a.tolist(), *sds])
 
 

@@ -21,10 +21,15 @@ def family_columns(con, family: str) -> list[str] | None:
     return None if row is None else list(row[0])
 
 
-def put_features(con, song_id: int, family: str, vector, *, origin: str = "computed") -> None:
+def put_features(con, song_id: int, family: str, vector, *, origin: str = "computed",
+                 fresh: bool = False) -> None:
+    """Store a song's feature vector of one family (replacing one of the same origin).
+
+    ``fresh``: the song was added in this transaction (nothing to replace).
+    """
     vector = np.asarray(vector, dtype=np.float32).ravel()
     con.execute(
-        "INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?)",
+        ("INSERT" if fresh else "INSERT OR REPLACE") + " INTO features VALUES (?, ?, ?, ?)",
         [song_id, family, origin, vector.tolist()],
     )
 
