@@ -24,6 +24,35 @@ def test_backup_and_restore_round_trip(tmp_path):
         assert len(annotations.history(idx.con)) == 1
 
 
+def _damage(path):
+    """Flip 16 bytes inside the index's first data block (after the three 4 kB headers)."""
+    with open(path, "r+b") as f:
+        f.seek(12288 + 100)
+        chunk = f.read(16)
+        f.seek(12288 + 100)
+        f.write(bytes(b ^ 0xFF for b in chunk))
+
+
+def test_a_damaged_index_says_so_and_a_backup_replaces_it_keeping_the_damaged_file(tmp_path):
+    db = tmp_path / "index.duckdb"
+    with open_index(db) as idx:
+        songs.add_song(idx.con, title="Elegy", origin="ingested")
+    assert main(["backup", str(tmp_path / "copy.duckdb"), "--db", str(db)]) == 0
+    with open_index(db) as idx:
+        idx.checkpoint()
+    _damage(db)
+    damaged = db.read_bytes()
+    with pytest.raises(SongIndexError, match="is damaged and cannot be opened") as caught:
+        open_index(db)
+    assert "emolab restore" in str(caught.value)
+    assert db.read_bytes() == damaged  # nothing changed
+    assert main(["restore", str(tmp_path / "copy.duckdb"), "--db", str(db)]) == 0
+    with open_index(db) as idx:
+        assert songs.song_table(idx.con).title.tolist() == ["Elegy"]
+    aside = list(tmp_path.glob("index.duckdb.damaged-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == damaged
+
+
 def test_backup_refuses_to_overwrite(index, tmp_path):
     (tmp_path / "exists.duckdb").write_bytes(b"x")
     with pytest.raises(SongIndexError, match="exists already"):

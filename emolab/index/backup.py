@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import duckdb
@@ -37,8 +38,13 @@ def restore(backup_path, target) -> Path:
     if target.exists():
         try:
             duckdb.connect(str(target)).close()
-        except duckdb.IOException as exc:
-            raise SongIndexError(f"'{target}' is open in another program; close it first.") from exc
+        except duckdb.Error as exc:
+            if "corrupt" in str(exc).lower():  # a damaged index: kept beside, for inspection
+                _set_aside(target)
+            elif isinstance(exc, duckdb.IOException):
+                raise SongIndexError(f"'{target}' is open in another program; close it first.") from exc
+            else:
+                raise
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".restore")
     os.close(fd)
@@ -52,6 +58,16 @@ def restore(backup_path, target) -> Path:
     if wal.exists():
         wal.unlink()
     return target
+
+
+def _set_aside(target: Path) -> Path:
+    """Rename a damaged index (and its log) to ``NAME.damaged-TIME``; return the new path."""
+    aside = target.with_name(f"{target.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(target, aside)
+    wal = target.with_name(target.name + ".wal")
+    if wal.exists():
+        os.replace(wal, aside.with_name(aside.name + ".wal"))
+    return aside
 
 
 def _check_is_index(path: Path) -> None:

@@ -74,6 +74,15 @@ class Index:
                 f"The song index '{self.path}' could not be opened: it is not a DuckDB file "
                 f"or it cannot be read ({exc})."
             ) from exc
+        except duckdb.Error as exc:
+            if "corrupt" not in str(exc).lower():
+                raise
+            raise SongIndexError(
+                f"The song index '{self.path}' is damaged and cannot be opened (DuckDB found a "
+                f"block whose checksum does not match: {exc}). Nothing was changed. Put your latest "
+                f"backup in its place with: python -m emolab restore BACKUP --db '{self.path}' (the "
+                "damaged file is kept beside it, renamed '….damaged-DATE-TIME')."
+            ) from exc
         if not self.read_only:
             migrate(con)
         return con
