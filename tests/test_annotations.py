@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from emolab import importers
-from emolab.exceptions import ConflictError
+from emolab.exceptions import ConflictError, SongIndexError
 from emolab.index import annotations, integrity, open_index, songs
 from tests.annotation_stress import run_sessions, token_values
 
@@ -228,8 +228,20 @@ class CrashServer:
 
 def _check_after_crash(path, model, reported, inflight):
     """Reopen the index and compare it with what the killed loop reported; update ``model``
-    (``{annotation_id: (revision, k)}``) with the in-flight save if it did commit."""
-    with open_index(path) as index:
+    (``{annotation_id: (revision, k)}``) with the in-flight save if it did commit.
+
+    One failure is DuckDB's, known and documented (docs/reliability.md, "Known limit"): a kill
+    while DuckDB 2.0.0 rewrites a metadata block in place during a checkpoint can leave that
+    block's checksum wrong, and the file does not open. The test then stops as an expected
+    failure naming it (reproduced by benchmarks/checkpoint_kills.py); every other outcome of a
+    reopen is checked below."""
+    try:
+        index = open_index(path)
+    except SongIndexError as exc:
+        if "checksum does not match" in str(exc):
+            pytest.xfail(f"DuckDB's torn metadata block after a kill in a checkpoint: {exc}")
+        raise
+    with index:
         con = index.con
         stored = {}
         for aid, rev, valence, arousal, tags, note in con.execute(
