@@ -240,14 +240,16 @@ def candidates(mag, sig, pinv, dx, klo, ca, cb, cc2, cd, audw, shifts, fmin_t, s
                                + cd[i] * y2[k + 1, q])
                 spb[i, q] = np.float32(v * audw[i]) if v > 0.0 else np.float32(0.0)
         # subharmonic summation: the spectrum shifted down by log2(h) octaves, weighted
-        # 0.85^(h-1) (rows of NB lanes are contiguous: one flat loop per harmonic)
+        # 0.85^(h-1) (rows of NB lanes are contiguous: one flat loop per harmonic, reading a
+        # view that starts at the shift: an index k + offset makes numba check for negative
+        # indices, and the loop then compiles to gathers, twice as slow)
         for k in range(nt * NB):
             ss_flat[k] = sp_flat[k]
         scale = np.float32(0.85)
         for s in shifts:
-            off = s * NB
+            shifted = sp_flat[s * NB:]
             for k in range((nt - s) * NB):
-                ss_flat[k] += sp_flat[k + off] * scale
+                ss_flat[k] += shifted[k] * scale
             scale = np.float32(scale * np.float32(0.85))
         # scores (/ 15, never negative) and their mean per frame
         for q in range(NB):
