@@ -301,6 +301,9 @@ def _load_models(models_dir):
     from emolab.predict import load_models
 
     models = load_models(models_dir)  # the static model's numpy form: no torch, no scikit-learn
+    from emolab.models import tree_kernel
+
+    tree_kernel.ready()  # the boosted heads' compiled walk (numba: loaded here anyway)
     if "torch" in sys.modules:  # an older model that still needs torch (a VAE-LSTM curve)
         sys.modules["torch"].set_num_threads(1)
     from emolab.models.static_fast import FastStaticModel

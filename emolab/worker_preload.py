@@ -4,7 +4,7 @@
 (:func:`emolab.worker.forkserver_context`); importing this module there loads what every
 analysis needs, so a child starts with it in place instead of paying for it (≈ 1.2 CPU s each):
 numpy with one BLAS thread, the decoding and feature code, the models' code (not the models:
-each child loads its own, from the folder it is given) and the pitch chain's numba kernels,
+each child loads its own, from the folder it is given) and the numba kernels (pitch chain, boosted trees),
 whose first call also sets numba itself up (≈ 0.4 s). Nothing here depends on the caller's
 environment: the children run with the environment of the process that starts them.
 """
@@ -19,5 +19,8 @@ from emolab.models import dynamic, static_fast, valence  # noqa: E402,F401
 
 try:  # loads the compiled kernels (compiling them once per machine, under a lock)
     pitch._kernels()
+    from emolab.models import tree_kernel  # noqa: E402
+
+    tree_kernel.ready()
 except Exception:  # noqa: BLE001 - a child then loads them itself, and reports what fails
     pass

@@ -55,7 +55,14 @@ def test_boosted_trees_walk_missing_values_as_fitted():
     X[rng.random(X.shape) < 0.1] = np.nan
     y = np.nan_to_num(X[:, 0]) * 2 + np.isnan(X[:, 1]) - np.nan_to_num(X[:, 2]) ** 2
     hgb = HistGradientBoostingRegressor(max_iter=50, random_state=0).fit(X, y)
-    np.testing.assert_allclose(fast_heads.walk_trees(fast_heads.tree_arrays(hgb), X), hgb.predict(X), atol=1e-10)
+    trees = fast_heads.tree_arrays(hgb)
+    expected = hgb.predict(X)
+    assert np.ptp(expected) > 1.0  # the trees tell the rows apart: a constant would fail below
+    np.testing.assert_allclose(fast_heads.walk_trees(trees, X), expected, atol=1e-10)
+    # both walks: numpy's (processes that only predict) and the compiled one (analysis children)
+    np.testing.assert_allclose(fast_heads.walk_trees_numpy(trees, X), expected, atol=1e-10)
+    np.testing.assert_allclose(fast_heads.walk_trees_compiled(trees, X), expected, atol=1e-10)
+    np.testing.assert_allclose(fast_heads.walk_trees_compiled(trees, X[:1]), expected[:1], atol=1e-10)
 
 
 def test_each_head_of_a_fresh_fold_model_predicts_as_scikit_learn_does():

@@ -200,35 +200,23 @@ def _kernels():
 
     The first process to use them on a machine compiles them into numba's on-disk cache
     (≈ 20 CPU s); several processes (ingest's workers) compiling at once could leave a
-    corrupt cache, so compiling happens under an inter-process file lock, on a second of
-    generated audio, once per process.
+    corrupt cache, so compiling happens under an inter-process lock
+    (:func:`emolab.compile_lock.compile_lock`), on a second of generated audio, once per process.
     """
     global _READY
     from emolab.features import pitch_kernels, voice_kernels
 
     if not _READY:
         _READY = True
-        import tempfile
-        from pathlib import Path
+        from emolab.compile_lock import compile_lock
 
-        import os
-
-        if os.name == "posix":
-            import fcntl
-        else:  # elsewhere processes compile without the lock
-            fcntl = None
-        with open(Path(tempfile.gettempdir()) / "emolab-pitch-kernels.lock", "a") as lock:
-            if fcntl is not None:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
+        try:
+            with compile_lock():
                 t = np.arange(SR) / SR
                 pitch_llds((0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 50, voice=True)
-            except BaseException:
-                _READY = False
-                raise
-            finally:
-                if fcntl is not None:
-                    fcntl.flock(lock, fcntl.LOCK_UN)
+        except BaseException:
+            _READY = False
+            raise
     return pitch_kernels, voice_kernels
 
 

@@ -13,6 +13,8 @@ weights combine); :func:`compile_member` caches the flattened parameters on the 
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from emolab.exceptions import ModelError
@@ -62,16 +64,45 @@ def tree_arrays(hgb) -> dict:
 
 
 def walk_trees(t: dict, X: np.ndarray) -> np.ndarray:
-    """Sum of all trees of :func:`tree_arrays` for each row of ``X``, walked level by level.
+    """Sum of all trees of :func:`tree_arrays` for each row of ``X``.
 
-    Each step is one gather: ``next[2 node + goes_right]`` (a leaf points to itself both
-    ways), built once per head and kept in ``t``.
+    Each step of a walk is one lookup, ``next[2 node + goes_right]`` (a leaf points to itself
+    both ways), built once per head and kept in ``t``. A process that has loaded the compiled
+    walk (:func:`emolab.models.tree_kernel.ready`: the analysis children do) walks there, three
+    to four times faster; any other walks level by level in numpy (one gather per level for
+    all rows and trees), so that a process that only predicts never imports numba. Both give
+    the same sums (to the order of the additions).
     """
+    kernel = sys.modules.get("emolab.models.tree_kernel")
+    if kernel is not None and kernel.is_ready():
+        return walk_trees_compiled(t, X)
+    return walk_trees_numpy(t, X)
+
+
+def _steps(t: dict) -> np.ndarray:
     step = t.get("_next")
     if step is None:
         own = np.arange(len(t["leaf"]))
         step = t["_next"] = np.stack([np.where(t["leaf"], own, t["left"]),
                                       np.where(t["leaf"], own, t["right"])], axis=1).ravel()
+    return step
+
+
+def walk_trees_compiled(t: dict, X: np.ndarray) -> np.ndarray:
+    """:func:`walk_trees` in :func:`emolab.models.tree_kernel.walk` (loads it if need be)."""
+    from emolab.models import tree_kernel
+
+    tree_kernel.ready()
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    out = np.empty(X.shape[0])
+    tree_kernel.walk(t["roots"], t["feature"], t["threshold"], t["missing_left"], _steps(t), t["value"],
+                     int(t["depth"]), X, out)
+    return float(t["baseline"]) + out
+
+
+def walk_trees_numpy(t: dict, X: np.ndarray) -> np.ndarray:
+    """:func:`walk_trees` level by level in numpy."""
+    step = _steps(t)
     feature, threshold = t["feature"], t["threshold"]
     X = np.asarray(X, dtype=np.float64)
     missing = np.isnan(X).any()
