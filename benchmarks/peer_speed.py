@@ -146,7 +146,7 @@ def warm_analysis(path: Path, repeats: int, extractor: str) -> tuple[list[float]
 def stages(data: bytes, extractor: str) -> dict:
     """Seconds of each stage of one warm analysis, in this process (best of three), set up as
     the analysis child is (:func:`emolab.worker.tune_memory`, one BLAS thread, the models'
-    numpy form). Stages run one after the other here; ``pipeline.analyse`` overlaps the tonal
+    numpy form and the boosted trees' compiled walk, as :func:`emolab.worker._load_models`). Stages run one after the other here; ``pipeline.analyse`` overlaps the tonal
     pass with the DEAM features and decodes long files in two threads, and the DEAM features
     run the pitch chain in threads beside the rest (one thread where ``threadpool_limits`` does
     not reach: numba's and the chain's own threads follow the machine's cores)."""
@@ -155,10 +155,10 @@ def stages(data: bytes, extractor: str) -> dict:
     from emolab import audio, pipeline, predict
     from emolab.features import tonal
     from emolab.models.valence import EXCERPT_S
-    from emolab.worker import tune_memory
+    from emolab.worker import _load_models, tune_memory
 
     tune_memory()
-    models = predict.load_models()
+    models = _load_models(None)
     out = {}
 
     def timed(name, fn):

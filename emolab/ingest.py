@@ -57,15 +57,18 @@ def find_audio_files(paths: Iterable) -> tuple[list[Path], list[tuple[str, str]]
 
 
 def warm_up() -> None:
-    """Compile librosa's and the pitch chain's numba kernels in this process.
+    """Compile librosa's, the pitch chain's and the boosted trees' numba kernels in this process.
 
     numba caches compiled kernels on disk; several processes compiling the same kernel at
     once can leave a corrupt cache that crashes every later run. After this call the
-    workers only read the cache. (The pitch chain also compiles under a file lock on first
+    workers only read the cache. (EmoLab's own kernels also compile under a file lock on first
     use, so an analysis is safe without this call; librosa's vector is computed only with
     ``--librosa``, and the 4Q valence stage's tonal pass needs no librosa.)
     """
     from emolab.features import deam_fast, spectral
+    from emolab.models import tree_kernel
+
+    tree_kernel.ready()
 
     t = np.arange(ANALYSIS_SR * 2) / ANALYSIS_SR
     tone = (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
