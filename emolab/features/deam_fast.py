@@ -192,6 +192,48 @@ def _delta(x, width=2):
     return num / (2.0 * sum(k * k for k in range(1, width + 1)))
 
 
+def sample_passes(y: np.ndarray, *, n_blocks: int):
+    """The passes over single samples before the spectra, in numpy.
+
+    openSMILE's Python front end hands the C library 16-bit samples, truncated toward 0
+    (x * 32768 cast to int16): quiet passages become exact zeros there, so here too (x * 32768
+    and the truncation are exact in float32). Then each 10 ms block's energy and zero crossings.
+    :func:`emolab.features.sample_pass.prepare` computes the same in one compiled pass (and the
+    pitch chain's reading of the samples); :func:`fast_llds` uses it when numba is loaded anyway.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (m,), float32
+    n_blocks : int
+
+    Returns
+    -------
+    y64 : np.ndarray, shape (max(m, 2646),), float64
+        16-bit values / 32768, zero-padded to a 60 ms frame.
+    energy : np.ndarray, shape (n_blocks,)
+    crossing : np.ndarray, shape (n_blocks * 441,), int32
+        1 where the sample after is a zero crossing (cMZcr's rule).
+    per_block : np.ndarray, shape (n_blocks,)
+    """
+    y = np.trunc(np.clip(y * np.float32(32768.0), -32768.0, 32767.0, dtype=np.float32))
+    y = y.astype(np.float64) / 32768.0
+    if y.size < _FRAME60:
+        y = np.pad(y, (0, _FRAME60 - y.size))
+    blocks = np.zeros(n_blocks * _STEP)
+    blocks[:min(y.size, blocks.size)] = y[:blocks.size]
+    energy = np.einsum("ij,ij->i", *(blocks.reshape(n_blocks, _STEP),) * 2)
+    # cMZcr: a crossing at sample j + 1 when x[j] x[j+1] < 0, or x[j+1] == 0 between samples
+    # of opposite sign (or zeros). (On signs: the same as ((left * right <= 0) & (mid == 0))
+    # | (left * mid < 0), twice as fast.)
+    crossing = np.zeros(n_blocks * _STEP, dtype=np.int32)
+    pos, neg = y > 0, y < 0
+    zero_mid = ~(pos[1:-1] | neg[1:-1])
+    same_sides = (pos[:-2] & pos[2:]) | (neg[:-2] & neg[2:])
+    hits = (zero_mid & ~same_sides) | (pos[:-2] & neg[1:-1]) | (neg[:-2] & pos[1:-1])
+    crossing[:min(hits.size, crossing.size)] = hits[:crossing.size]
+    return y, energy, crossing, crossing.reshape(n_blocks, _STEP).sum(axis=1)
+
+
 def fast_llds(y: np.ndarray, sr: int, *, pitch: bool = False, voice: bool = False, progress=None) -> dict:
     """The 10 ms contours the fast columns need (smoothed, as openSMILE's ``*_sma``).
 
@@ -213,14 +255,16 @@ def fast_llds(y: np.ndarray, sr: int, *, pitch: bool = False, voice: bool = Fals
         Keys are DEAM contour names without ``[k]`` (``pcm_fftMag_mfcc_sma`` holds 14 columns).
     """
     y = mono_at_rate(y, sr, target_sr=_SR, min_seconds=WINDOW_SECONDS)
-    # openSMILE's Python front end hands the C library 16-bit samples, truncated toward 0
-    # (x * 32768 cast to int16): quiet passages become exact zeros there, so here too.
-    # (x * 32768 and the truncation are exact in float32: the int16 values are kept there.)
-    y = np.trunc(np.clip(y * np.float32(32768.0), -32768.0, 32767.0, dtype=np.float32))
-    y = y.astype(np.float64) / 32768.0
     n = max(1, (y.size - _FRAME60) // _STEP + 1)
-    if y.size < _FRAME60:
-        y = np.pad(y, (0, _FRAME60 - y.size))
+    # Every frame starts on a multiple of the 10 ms hop and spans whole hops (20 ms = 2 hops,
+    # 60 ms = 6 hops): sums over frames are sums of per-hop block sums (no frame matrix).
+    n_blocks = n + _FRAME60 // _STEP
+    if pitch or voice:  # numba is loaded for the pitch chain anyway: one compiled pass
+        from emolab.features.sample_pass import prepare
+
+        y, y32, energy, crossing, per_block = prepare(y, step=_STEP, n_blocks=n_blocks, min_size=_FRAME60)
+    else:               # the 55 columns alone never import numba
+        y, energy, crossing, per_block = sample_passes(y, n_blocks=n_blocks)
     t = _tables()
     chain = None
     if pitch or voice:  # the pitch chain, in its own thread(s) beside this pass when there are cores
@@ -231,27 +275,13 @@ def fast_llds(y: np.ndarray, sr: int, *, pitch: bool = False, voice: bool = Fals
             from concurrent.futures import ThreadPoolExecutor
 
             starter = ThreadPoolExecutor(1, thread_name_prefix="emolab-pitch-chain")
-            chain = starter.submit(pitch_llds, y, n, voice=voice, threads=threads)
+            chain = starter.submit(pitch_llds, y, n, voice=voice, threads=threads, samples=y32)
             starter.shutdown(wait=False)
-    # Every frame starts on a multiple of the 10 ms hop and spans whole hops (20 ms = 2 hops,
-    # 60 ms = 6 hops): sums over frames are sums of per-hop block sums (no frame matrix).
-    n_blocks = n + _FRAME60 // _STEP
-    blocks = np.zeros(n_blocks * _STEP)
-    blocks[:min(y.size, blocks.size)] = y[:blocks.size]
-    energy = np.einsum("ij,ij->i", *(blocks.reshape(n_blocks, _STEP),) * 2)
     # RMS energy of the unwindowed 20 ms frames.
     rms = np.sqrt((energy[:n] + energy[1:n + 1]) / _FRAME20)
     # cMZcr on the 60 ms frames: a crossing at i when x[i-1] x[i] < 0, or x[i] == 0
     # between samples of opposite sign (or zeros), for i = 1 .. N-2 of the frame; / N.
     # crossing[j] is the crossing at sample j + 1; a frame starting at s counts j in [s, s + N - 3].
-    crossing = np.zeros(n_blocks * _STEP, dtype=np.int32)
-    # (on signs: the same as ((left * right <= 0) & (mid == 0)) | (left * mid < 0), twice as fast)
-    pos, neg = y > 0, y < 0
-    zero_mid = ~(pos[1:-1] | neg[1:-1])
-    same_sides = (pos[:-2] & pos[2:]) | (neg[:-2] & neg[2:])
-    hits = (zero_mid & ~same_sides) | (pos[:-2] & neg[1:-1]) | (neg[:-2] & pos[1:-1])
-    crossing[:min(hits.size, crossing.size)] = hits[:crossing.size]
-    per_block = crossing.reshape(n_blocks, _STEP).sum(axis=1)
     cum = np.concatenate([[0], np.cumsum(per_block)])
     starts = np.arange(n) * _STEP
     in_frame = cum[np.arange(n) + _FRAME60 // _STEP] - cum[:n] \
@@ -327,7 +357,8 @@ def fast_llds(y: np.ndarray, sr: int, *, pitch: bool = False, voice: bool = Fals
     if pitch or voice:
         if progress is not None:
             progress("pitch")
-        out.update(chain.result() if chain is not None else pitch_llds(y, n, voice=voice, threads=1))
+        out.update(chain.result() if chain is not None else pitch_llds(y, n, voice=voice, threads=1,
+                                                                      samples=y32))
     return out
 
 

@@ -266,7 +266,8 @@ def _upsample(x: np.ndarray, n: int, hop: int, *, interpolate: bool) -> np.ndarr
 
 
 def pitch_llds(y: np.ndarray, n: int, *, voice: bool = True, exact: bool = False,
-               settings: dict | None = None, threads: int | None = None) -> dict:
+               settings: dict | None = None, threads: int | None = None,
+               samples: np.ndarray | None = None) -> dict:
     """The six smoothed contours of the chain every 10 ms.
 
     Parameters
@@ -290,6 +291,9 @@ def pitch_llds(y: np.ndarray, n: int, *, voice: bool = True, exact: bool = False
         Threads for the F0 candidates (frames are independent) and for jitter, shimmer and HNR
         (stretches between unvoiced frames are independent); default :func:`default_threads`.
         The result does not depend on it.
+    samples : np.ndarray, shape (n_samples,), float32, optional
+        ``y`` as openSMILE reads it (16-bit value / 32767, float32), when the caller has it
+        (:func:`emolab.features.sample_pass.prepare`); computed from ``y`` otherwise.
 
     Returns
     -------
@@ -297,7 +301,8 @@ def pitch_llds(y: np.ndarray, n: int, *, voice: bool = True, exact: bool = False
         Keys from :data:`CONTOURS` (only the first two when ``voice`` is false).
     """
     # openSMILE reads the 16-bit samples as float32 v / 32767 (the caller gives v / 32768)
-    y = (np.round(np.asarray(y, dtype=np.float64) * 32768.0).astype(np.float32) / np.float32(32767.0))
+    y = samples if samples is not None else \
+        (np.round(np.asarray(y, dtype=np.float64) * 32768.0).astype(np.float32) / np.float32(32767.0))
     pitch_kernels, voice_kernels = _kernels()
     f = EXACT if exact else {**FAST, **(settings or {})}
     m = (n + f["hop"] - 1) // f["hop"]
