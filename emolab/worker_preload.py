@@ -4,8 +4,9 @@
 (:func:`emolab.worker.forkserver_context`); importing this module there loads what every
 analysis needs, so a child starts with it in place instead of paying for it (≈ 1.2 CPU s each):
 numpy with one BLAS thread, the decoding and feature code, the models' code (not the models:
-each child loads its own, from the folder it is given) and the numba kernels (samples, pitch chain, boosted trees),
-whose first call also sets numba itself up (≈ 0.4 s). Nothing here depends on the caller's
+each child loads its own, from the folder it is given) and the numba kernels (the pass over the
+samples, the pitch chain, the boosted trees), whose first call also sets numba itself up
+(≈ 0.4 s). Nothing here depends on the caller's
 environment: the children run with the environment of the process that starts them.
 """
 import os
