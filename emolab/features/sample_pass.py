@@ -51,9 +51,6 @@ def _prepare(y, step, y64, y32, energy, crossing, per_block):
         per_block[b] = hits
 
 
-_READY = False
-
-
 def prepare(y: np.ndarray, *, step: int, n_blocks: int, min_size: int = 0):
     """One pass over ``y``: the samples as the DEAM extractor reads them, block energies and crossings.
 
@@ -81,17 +78,11 @@ def prepare(y: np.ndarray, *, step: int, n_blocks: int, min_size: int = 0):
     per_block : np.ndarray, shape (n_blocks,), int64
         Crossings in each block.
     """
-    global _READY
+    from emolab.compile_lock import first_use
+
     y = np.ascontiguousarray(y, dtype=np.float32)
     size = max(y.size, min_size)
     out = (np.empty(size), np.empty(size, np.float32), np.empty(n_blocks),
            np.empty(n_blocks * step, np.int32), np.empty(n_blocks, np.int64))
-    if _READY:
-        _prepare(y, step, *out)
-    else:
-        from emolab.compile_lock import compile_lock
-
-        with compile_lock():
-            _prepare(y, step, *out)
-        _READY = True
+    first_use("sample_pass", lambda: _prepare(y, step, *out))
     return out

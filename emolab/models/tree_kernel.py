@@ -58,23 +58,18 @@ def walk(roots, feature, threshold, missing_left, step, value, depth, X, out):
         out[i] = total
 
 
-_READY = False
-
-
 def is_ready() -> bool:
     """Whether :func:`ready` has run in this process."""
-    return _READY
+    from emolab.compile_lock import loaded
+
+    return loaded("tree_kernel")
 
 
 def ready() -> None:
     """Load (or compile, once per machine, under the inter-process lock) the kernel."""
-    global _READY
-    if _READY:
-        return
-    from emolab.compile_lock import compile_lock
+    from emolab.compile_lock import first_use
 
-    one = np.zeros(1, np.intp)
-    with compile_lock():
-        walk(one, one, np.zeros(1), np.zeros(1, np.bool_), np.zeros(2, np.intp), np.zeros(1), 1,
-             np.zeros((1, 1)), np.zeros(1))
-    _READY = True
+    if not is_ready():
+        one, two = np.zeros(1, np.intp), np.zeros(2, np.intp)
+        args = (one, one, np.zeros(1), np.zeros(1, np.bool_), two, np.zeros(1), 1, np.zeros((1, 1)), np.zeros(1))
+        first_use("tree_kernel", lambda: walk(*args))
